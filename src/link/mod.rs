@@ -1,0 +1,6 @@
+//! Links between a stack and the world: the impairment emulator and the in-memory simulator link.
+
+pub mod impair;
+pub mod sim;
+
+pub use impair::{Impair, ImpairConfig, ImpairStats};

@@ -1,0 +1,3 @@
+//! The simulator: two sans-IO endpoints joined by an emulated link, in virtual time.
+//!
+//! SKELETON: being written.

@@ -1,0 +1,256 @@
+//! The sans-IO IPv4 host: one `Stack` per address.
+//!
+//! Driven only through `handle_packet(now, bytes)` and `handle_timeout(now)`; it yields packets
+//! through `poll_transmit(now, buf)` and its next deadline through `poll_timeout()`.
+//! Call order for a driver: feed every received packet, call `handle_timeout` when the deadline
+//! passed, then drain `poll_transmit` until `None`, then sleep until `poll_timeout()`.
+//!
+//! SKELETON: the public interface is fixed; the IPv4/ICMP/UDP bodies are being written.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use crate::socket::{SocketError, SocketEvent, TcpHandle, UdpHandle};
+use crate::tcp::{Shutdown, TcpConfig, TcpInfo, TcpLayer};
+use crate::time::{Duration, Instant};
+
+/// Everything a `Stack` needs to know at birth. Randomness comes in as `seed`.
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    /// Our IPv4 address and prefix length (the subnet we answer for).
+    pub addr: Ipv4Addr,
+    pub prefix_len: u8,
+    /// Link MTU: the largest IPv4 datagram we send unfragmented.
+    pub mtu: usize,
+    /// TTL of the datagrams we originate.
+    pub ttl: u8,
+    /// Fragment reassembly: give up on a datagram after this long (RFC 791 suggests 15 s; Linux 30 s).
+    pub frag_timeout: Duration,
+    /// Fragment reassembly: total bytes buffered across all incomplete datagrams.
+    pub frag_mem_limit: usize,
+    /// Datagrams queued per UDP socket before new ones are dropped (counted).
+    pub udp_queue_len: usize,
+    /// ICMP errors we generate: at most this many per second (token bucket; RFC 1812 §4.3.2.8).
+    pub icmp_error_rate: u32,
+    /// Seeds every random choice (ISN key, ephemeral ports).
+    pub seed: u64,
+    pub tcp: TcpConfig,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            addr: Ipv4Addr::new(198, 18, 0, 2),
+            prefix_len: 24,
+            mtu: 1500,
+            ttl: 64,
+            frag_timeout: Duration::from_secs(30),
+            frag_mem_limit: 4 * 1024 * 1024,
+            udp_queue_len: 256,
+            icmp_error_rate: 100,
+            seed: 0,
+            tcp: TcpConfig::default(),
+        }
+    }
+}
+
+/// Counters: every packet received is either delivered or counted under a drop reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub packets_in: u64,
+    pub packets_out: u64,
+}
+
+/// One IPv4 host, sans IO.
+pub struct Stack {
+    cfg: StackConfig,
+    stats: Stats,
+    tcp: TcpLayer,
+}
+
+impl Stack {
+    pub fn new(cfg: StackConfig) -> Self {
+        let mut rng = crate::rng::Rng::new(cfg.seed);
+        let mut key = [0u8; 16];
+        rng.fill(&mut key);
+        let mut tcp = TcpLayer::new(cfg.tcp.clone(), key, rng.next_u64());
+        tcp.set_mtu(cfg.mtu);
+        Stack {
+            cfg,
+            stats: Stats::default(),
+            tcp,
+        }
+    }
+
+    pub fn config(&self) -> &StackConfig {
+        &self.cfg
+    }
+
+    pub fn addr(&self) -> Ipv4Addr {
+        self.cfg.addr
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    // ---- driver side ----
+
+    /// One IP packet as read from the link (the TUN gives raw IP, no link header).
+    pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        let _ = (now, packet);
+        self.stats.packets_in += 1;
+    }
+
+    /// Fire every timer whose deadline is ≤ `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tcp.handle_timeout(now);
+    }
+
+    /// Write the next outgoing IPv4 packet into `buf` (at least `mtu` bytes); its length, or `None`.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        let _ = (now, buf);
+        None
+    }
+
+    /// The earliest time `handle_timeout` must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.tcp.poll_timeout()
+    }
+
+    /// Sockets whose state changed since the last call.
+    pub fn poll_event(&mut self) -> Option<SocketEvent> {
+        self.tcp.poll_event()
+    }
+
+    // ---- UDP (RFC 768) ----
+
+    /// Bind a UDP socket. Port 0 picks an ephemeral port; address 0.0.0.0 = any of ours.
+    pub fn udp_bind(&mut self, local: SocketAddrV4) -> Result<UdpHandle, SocketError> {
+        let _ = local;
+        Err(SocketError::AddrNotAvailable)
+    }
+
+    /// Only datagrams from `remote` are delivered; `send` goes to it.
+    pub fn udp_connect(&mut self, h: UdpHandle, remote: SocketAddrV4) -> Result<(), SocketError> {
+        let _ = (h, remote);
+        Err(SocketError::InvalidHandle)
+    }
+
+    pub fn udp_send_to(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        data: &[u8],
+        to: SocketAddrV4,
+    ) -> Result<usize, SocketError> {
+        let _ = (now, h, data, to);
+        Err(SocketError::InvalidHandle)
+    }
+
+    /// To the connected remote.
+    pub fn udp_send(
+        &mut self,
+        now: Instant,
+        h: UdpHandle,
+        data: &[u8],
+    ) -> Result<usize, SocketError> {
+        let _ = (now, h, data);
+        Err(SocketError::InvalidHandle)
+    }
+
+    /// Next queued datagram (truncated to `buf`, as recv_from(2) does) and its sender; WouldBlock if none.
+    pub fn udp_recv_from(
+        &mut self,
+        h: UdpHandle,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddrV4), SocketError> {
+        let _ = (h, buf);
+        Err(SocketError::InvalidHandle)
+    }
+
+    /// A pending ICMP error (e.g. ConnectionRefused after port unreachable) on a connected socket.
+    pub fn udp_take_error(&mut self, h: UdpHandle) -> Option<SocketError> {
+        let _ = h;
+        None
+    }
+
+    pub fn udp_local_addr(&self, h: UdpHandle) -> Result<SocketAddrV4, SocketError> {
+        let _ = h;
+        Err(SocketError::InvalidHandle)
+    }
+
+    pub fn udp_peer_addr(&self, h: UdpHandle) -> Result<SocketAddrV4, SocketError> {
+        let _ = h;
+        Err(SocketError::InvalidHandle)
+    }
+
+    pub fn udp_close(&mut self, h: UdpHandle) {
+        let _ = h;
+    }
+
+    // ---- TCP: forwarded to the TCP layer ----
+
+    pub fn tcp(&self) -> &TcpLayer {
+        &self.tcp
+    }
+
+    pub fn tcp_mut(&mut self) -> &mut TcpLayer {
+        &mut self.tcp
+    }
+
+    pub fn tcp_listen(&mut self, local: SocketAddrV4) -> Result<TcpHandle, SocketError> {
+        self.tcp.listen(local)
+    }
+
+    pub fn tcp_accept(&mut self, listener: TcpHandle) -> Result<TcpHandle, SocketError> {
+        self.tcp.accept(listener)
+    }
+
+    pub fn tcp_connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+    ) -> Result<TcpHandle, SocketError> {
+        let local = SocketAddrV4::new(self.cfg.addr, 0);
+        self.tcp.connect(now, local, remote)
+    }
+
+    pub fn tcp_send(
+        &mut self,
+        now: Instant,
+        h: TcpHandle,
+        data: &[u8],
+    ) -> Result<usize, SocketError> {
+        self.tcp.send(now, h, data)
+    }
+
+    pub fn tcp_recv(
+        &mut self,
+        now: Instant,
+        h: TcpHandle,
+        buf: &mut [u8],
+    ) -> Result<usize, SocketError> {
+        self.tcp.recv(now, h, buf)
+    }
+
+    pub fn tcp_shutdown(
+        &mut self,
+        now: Instant,
+        h: TcpHandle,
+        how: Shutdown,
+    ) -> Result<(), SocketError> {
+        self.tcp.shutdown(now, h, how)
+    }
+
+    pub fn tcp_close(&mut self, now: Instant, h: TcpHandle) {
+        self.tcp.close(now, h)
+    }
+
+    pub fn tcp_abort(&mut self, now: Instant, h: TcpHandle) {
+        self.tcp.abort(now, h)
+    }
+
+    pub fn tcp_info(&self, h: TcpHandle) -> Option<TcpInfo> {
+        self.tcp.info(h)
+    }
+}
