@@ -1,1 +1,4 @@
-//! SKELETON: being written.
+//! Packet layouts: parsing what came off the wire (never trusting it) and building what we send.
+//! One place builds packets; etherparse does the parsing where it fits.
+
+pub mod checksum;
