@@ -1,1 +1,1 @@
-//! SKELETON: being written.
+//! Services built on `api`.
