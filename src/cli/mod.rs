@@ -133,17 +133,13 @@ fn up(a: UpArgs) -> ExitCode {
     };
     let net = rt.net();
     let (addr, prefix) = a.tun.addr;
+    let mut served = Vec::new();
     for svc in &a.serve.0 {
-        if let Err(e) = tunstack::services::start(&net, addr, *svc) {
-            eprintln!("tunstack: cannot start {svc} on port {}: {e}", svc.port());
+        match tunstack::services::start(&net, addr, *svc) {
+            Ok(_) => served.push(format!("{svc}/{}", svc.port())),
+            Err(e) => eprintln!("tunstack: cannot start {svc} on port {}: {e}", svc.port()),
         }
     }
-    let served: Vec<String> = a
-        .serve
-        .0
-        .iter()
-        .map(|s| format!("{s}/{}", s.port()))
-        .collect();
     eprintln!(
         "tunstack: up on {name}: stack {addr}/{prefix}, kernel side {}, mtu {}, seed {seed}",
         a.tun.host_addr, a.tun.mtu

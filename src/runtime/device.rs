@@ -89,6 +89,18 @@ impl TunDevice {
             )));
         }
         let existed = Path::new("/sys/class/net").join(name).exists();
+        if let Err(e) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/net/tun")
+            && e.kind() == io::ErrorKind::PermissionDenied
+        {
+            return Err(DeviceError::NoPrivilege(format!(
+                "{}\n  (here /dev/net/tun itself is not accessible to this user; it is usually\n   \
+                 mode 0666: `sudo chmod 0666 /dev/net/tun` makes a persistent device usable)",
+                no_privilege_help(name, &e.to_string())
+            )));
+        }
         let iface = tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tun).map_err(|e| {
             match e.raw_os_error() {
                 Some(libc::EPERM) | Some(libc::EACCES) => {
@@ -112,6 +124,11 @@ impl TunDevice {
             created: !existed,
             added_addr: None,
         };
+        if dev.created {
+            // Keep IPv6 router solicitations and the like off a device that is about IPv4.
+            let knob = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", dev.name);
+            let _ = std::fs::write(knob, "1");
+        }
         dev.configure(opts)?;
         Ok(dev)
     }
