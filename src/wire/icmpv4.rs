@@ -41,6 +41,12 @@ pub fn is_error_type(t: u8) -> bool {
     )
 }
 
+/// Query (informational) messages: echo, router advertisement/solicitation, timestamp,
+/// information, address mask (RFC 792, RFC 1256, RFC 950).
+pub fn is_query_type(t: u8) -> bool {
+    matches!(t, 0 | 8 | 9 | 10 | 13..=18)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IcmpError {
     TooShort,
