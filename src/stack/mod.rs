@@ -14,6 +14,7 @@ mod icmp;
 mod ipv4;
 mod output;
 mod stats;
+pub mod testkit;
 mod udp;
 
 use std::collections::VecDeque;
