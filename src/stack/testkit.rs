@@ -83,7 +83,7 @@ impl Scenario {
 
     /// Move virtual time forward, firing due timers.
     pub fn advance(&mut self, d: Duration) -> &mut Self {
-        self.now = self.now + d;
+        self.now += d;
         if self.stack.poll_timeout().is_some_and(|t| t <= self.now) {
             self.stack.handle_timeout(self.now);
         }
