@@ -30,6 +30,9 @@ fn outcome_of(pkt: &[u8]) -> (Stats, Scenario) {
     (s, t)
 }
 
+/// (what is wrong, the packet, the counter that must count it)
+type Case = (&'static str, Vec<u8>, fn(&Stats) -> u64);
+
 fn good_udp() -> Vec<u8> {
     Scenario::new().udp(5000, 7, b"payload")
 }
@@ -47,7 +50,7 @@ fn a_valid_udp_datagram_is_delivered() {
 #[test]
 fn each_malformed_header_is_counted_under_its_reason() {
     let good = good_udp();
-    let mut cases: Vec<(&str, Vec<u8>, fn(&Stats) -> u64)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
 
     let mut v = good.clone();
     v[0] = 0x55;
