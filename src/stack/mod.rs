@@ -145,7 +145,10 @@ impl Stack {
         self.stats.packets_in += 1;
         let outcome = self.ip_input(now, packet);
         match outcome {
-            Counter::drop_ipv6 => log::trace!("ipv4: drop_ipv6 ({} bytes)", packet.len()),
+            // Other IP versions are routine on a fresh TUN (IPv6 router solicitations): quiet.
+            Counter::drop_ipv6 | Counter::drop_bad_version => {
+                log::trace!("ipv4: {} ({} bytes)", outcome.name(), packet.len())
+            }
             c if c.name().starts_with("drop_") => {
                 log::debug!("ipv4: {} ({} bytes)", c.name(), packet.len())
             }
