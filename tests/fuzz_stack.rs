@@ -237,7 +237,7 @@ fn random_and_mutated_packets_never_panic_and_are_all_accounted_for() {
         assert_eq!(s.packets_in as usize, fed);
         assert!(s.accounted(), "after packet {fed} ({p:02x?}):\n{s}");
 
-        if fed % 200 == 0 {
+        if fed.is_multiple_of(200) {
             // Our traffic: sends on sockets, echo replies, errors. Keep a few to quote back.
             let _ = t.stack.udp_send(t.now, connected, &[fed as u8; 40]);
             let _ = t
@@ -256,7 +256,7 @@ fn random_and_mutated_packets_never_panic_and_are_all_accounted_for() {
             }
             while t.stack.poll_event().is_some() {}
         }
-        if fed % 5000 == 0 {
+        if fed.is_multiple_of(5000) {
             t.advance(Duration::from_secs(11));
         }
     }
