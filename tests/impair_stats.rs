@@ -247,8 +247,8 @@ fn same_seed_same_output_different_seed_different_output() {
         reorder: 0.05,
         duplicate: 0.05,
         corrupt: 0.05,
-        rate_bps: Some(100_000_000),
-        queue_bytes: 4096,
+        rate_bps: Some(4_000_000),
+        queue_bytes: 2048,
     };
     let (l1, o1) = run(cfg.clone(), 1234, 10_000, GAP);
     let (l2, o2) = run(cfg.clone(), 1234, 10_000, GAP);
@@ -257,4 +257,16 @@ fn same_seed_same_output_different_seed_different_output() {
     assert_eq!(l1.stats(), l2.stats());
     assert_ne!(o1, o3);
     assert_ne!(l1.stats(), l3.stats());
+    // Every copy is accounted for: delivered or dropped with a reason.
+    for l in [&l1, &l3] {
+        let s = l.stats();
+        assert!(
+            s.dropped_queue > 0 && s.dropped_loss > 0 && s.corrupted > 0,
+            "{s:?}"
+        );
+        assert_eq!(
+            s.packets_in + s.duplicated,
+            s.delivered + s.dropped_loss + s.dropped_queue
+        );
+    }
 }
