@@ -217,6 +217,8 @@ impl<A: Endpoint, B: Endpoint> Sim<A, B> {
             if !cond(self) {
                 return true;
             }
+            // `cond` may have queued data on a socket: send it at this instant.
+            self.process_now();
             if self.now >= max {
                 return false;
             }
