@@ -11,6 +11,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
+use crate::link::sim::{Dir, Event, TraceEntry};
+
 /// Which way a captured packet went, seen from our stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -160,6 +162,22 @@ impl Capture {
         };
         self.block = b;
         res
+    }
+
+    /// Record a simulator trace as endpoint A saw it: what A sent is outbound, what the link
+    /// delivered to A is inbound (timestamps in virtual time). Returns the packets written.
+    pub fn write_sim_trace(&mut self, trace: &[TraceEntry]) -> io::Result<u64> {
+        let mut n = 0;
+        for e in trace {
+            let dir = match (e.dir, e.event) {
+                (Dir::AtoB, Event::Sent) => Direction::Out,
+                (Dir::BtoA, Event::Delivered) => Direction::In,
+                _ => continue,
+            };
+            self.write(e.time.total_micros(), dir, &e.bytes)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

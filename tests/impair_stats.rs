@@ -199,6 +199,25 @@ fn reorder_with_delay_sends_packets_ahead() {
 }
 
 #[test]
+fn with_reorder_set_jitter_may_reorder_too() {
+    let cfg = ImpairConfig {
+        delay: Duration::from_millis(10),
+        jitter: Duration::from_millis(5),
+        reorder: 0.0001,
+        ..Default::default()
+    };
+    let (link, out) = run(cfg, 12, 20_000, GAP);
+    assert_eq!(out.len(), 20_000);
+    // Far more inversions than packets picked for reordering: jitter reorders.
+    assert!(inversions(&out) as u64 > 100 * (link.stats().reordered + 1));
+    for (t, p) in &out {
+        let sent = Instant::ZERO + GAP.saturating_mul(u64::from(number(p)));
+        let lat = (*t - sent).total_micros();
+        assert!(lat == 0 || (5_000..=15_000).contains(&lat), "latency {lat}");
+    }
+}
+
+#[test]
 fn reorder_without_delay_swaps_with_the_next_packet() {
     let cfg = ImpairConfig {
         reorder: 0.1,
