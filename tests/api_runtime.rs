@@ -30,9 +30,11 @@ fn calls_run_on_the_driver_and_see_the_stack() {
         .map(|_| {
             let net = net.clone();
             std::thread::spawn(move || {
-                (0..50)
-                    .map(|_| net.with_stack(|s, now| (s.config().mtu, now)).expect("ok"))
-                    .last()
+                let mut last = None;
+                for _ in 0..50 {
+                    last = Some(net.with_stack(|s, now| (s.config().mtu, now)).expect("ok"));
+                }
+                last
             })
         })
         .collect();
