@@ -57,6 +57,8 @@ struct Entry {
     /// Payload length, once the last fragment (MF = 0) arrived.
     total: Option<usize>,
     deadline: Instant,
+    /// Payload bytes held (pieces are disjoint: complete when this equals `total`).
+    received: usize,
     mem: usize,
     /// Arrival order, for evicting the oldest.
     age: u64,
@@ -133,19 +135,24 @@ impl Reassembler {
             };
         if let Some(e) = self.entries.get(&key) {
             // Consistency with what we hold: the end is fixed by the last fragment.
+            // Pieces are sorted and disjoint, so the last one ends furthest.
+            let held_end = e.pieces.last().map_or(0, |(o, d)| o + d.len());
             let bad_end = match e.total {
                 Some(t) => end > t || (!more && end != t),
-                None => !more && e.pieces.iter().any(|(o, d)| o + d.len() > end),
+                None => !more && held_end > end,
             };
             if bad_end {
                 self.remove(&key);
                 return (FragResult::Malformed, 0);
             }
-            if let Some((o, d)) = e
-                .pieces
-                .iter()
-                .find(|(o, d)| *o < end && offset < o + d.len())
-            {
+            // Only the neighbours around `offset` can overlap a sorted, disjoint list.
+            let pos = e.pieces.partition_point(|(o, _)| *o < offset);
+            let before = pos.checked_sub(1).and_then(|i| e.pieces.get(i));
+            let overlapping = [before, e.pieces.get(pos)]
+                .into_iter()
+                .flatten()
+                .find(|(o, d)| *o < end.max(offset + 1) && offset < o + d.len().max(1));
+            if let Some((o, d)) = overlapping {
                 if *o == offset && d.as_slice() == data {
                     return (FragResult::Duplicate, 0);
                 }
@@ -182,6 +189,7 @@ impl Reassembler {
             first_header: None,
             total: None,
             deadline: now + timeout,
+            received: 0,
             mem: 0,
             age,
         });
@@ -193,6 +201,7 @@ impl Reassembler {
         if !more {
             e.total = Some(end);
         }
+        e.received += data.len();
         e.mem += cost;
         self.mem += cost;
         match self.take_if_complete(&key) {
@@ -205,14 +214,7 @@ impl Reassembler {
         let e = self.entries.get(key)?;
         let total = e.total?;
         let header = e.first_header.as_ref()?;
-        let mut next = 0;
-        for (o, d) in &e.pieces {
-            if *o != next {
-                return None;
-            }
-            next += d.len();
-        }
-        if next != total {
+        if e.received != total {
             return None;
         }
         let mut out = reassembled_header(header, total);
@@ -298,6 +300,23 @@ mod tests {
             FragResult::Malformed
         );
         assert_eq!((ra.mem(), ra.len()), (0, 0));
+    }
+
+    #[test]
+    fn an_overlap_with_either_neighbour_or_spanning_a_gap_is_caught() {
+        let t = Instant::ZERO;
+        for (off, len) in [(8, 16), (4, 8), (20, 8), (0, 32), (16, 8)] {
+            let mut ra = r();
+            ra.insert(t, KEY, &HDR, 0, true, &[1; 16]);
+            ra.insert(t, KEY, &HDR, 24, true, &[1; 8]);
+            let res = ra.insert(t, KEY, &HDR, off, true, &[2; 32][..len]).0;
+            let want = if (off, len) == (16, 8) {
+                FragResult::Held // exactly fills the gap
+            } else {
+                FragResult::Overlap
+            };
+            assert_eq!(res, want, "fragment {off}+{len}");
+        }
     }
 
     #[test]
