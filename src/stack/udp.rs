@@ -82,8 +82,11 @@ impl UdpTable {
         if taken {
             return Err(SocketError::AddrInUse);
         }
-        let h = self.next_handle;
-        self.next_handle = self.next_handle.wrapping_add(1);
+        let mut h = self.next_handle;
+        while self.sockets.contains_key(&h) {
+            h = h.wrapping_add(1); // after 2^32 binds: skip handles still open
+        }
+        self.next_handle = h.wrapping_add(1);
         self.sockets.insert(
             h,
             UdpSocket {
