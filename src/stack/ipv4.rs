@@ -1,8 +1,10 @@
 //! IPv4 input (RFC 791 §3.2, RFC 1122 §3.2.1): validate, filter addresses, reassemble, dispatch.
 //!
 //! Every packet gets exactly one outcome (`Counter`): delivered to ICMP/UDP/TCP/reassembly, or a
-//! named drop reason. Options are tolerated and skipped (RFC 1122 §3.2.1.8 allows ignoring the
-//! ones we do not implement). Read next: `fragment.rs`, then `icmp.rs` and `udp.rs`.
+//! named drop reason. Options are skipped: we implement none, and RFC 1122 §3.2.1.8 says to
+//! "interpret those IP options that they understand and silently ignore the others".
+//! Does not: forward, route, record routes or timestamps in echo replies (RFC 1122 §3.2.2.6).
+//! Read next: `fragment.rs`, then `icmp.rs` and `udp.rs`.
 
 use std::net::Ipv4Addr;
 
