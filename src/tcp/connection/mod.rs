@@ -399,11 +399,8 @@ impl Connection {
             return;
         }
         match self.state {
-            State::SynSent => {
-                // §3.10.4: CLOSE in SYN-SENT deletes the TCB.
-                self.set_state(State::Closed, "close in SYN-SENT");
-            }
-            State::SynReceived => self.fin_queued = true, // FIN once ESTABLISHED
+            // FIN once ESTABLISHED (§3.10.4: "queue for processing after entering ESTABLISHED").
+            State::SynSent | State::SynReceived => self.fin_queued = true,
             State::Established => {
                 self.fin_queued = true;
                 self.set_state(State::FinWait1, "close");
@@ -431,6 +428,11 @@ impl Connection {
             self.abort("close with unread data");
             return;
         }
+        if self.state == State::SynSent {
+            // §3.10.4: CLOSE in SYN-SENT deletes the TCB.
+            self.set_state(State::Closed, "close in SYN-SENT");
+            return;
+        }
         self.shutdown_write();
         if self.state == State::FinWait2 {
             self.timers.set(Timer::TimeWait, now + self.cfg.fin_timeout);
@@ -447,7 +449,7 @@ impl Connection {
                 | State::FinWait2
                 | State::CloseWait
         ) {
-            self.rst_out = Some((self.snd_nxt.max(self.snd_una), Some(self.rcv_nxt)));
+            self.rst_out = Some((self.snd_max, Some(self.rcv_nxt)));
         }
         self.error.get_or_insert(SocketError::ConnectionAborted);
         self.set_state(State::Closed, why);

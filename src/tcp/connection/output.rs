@@ -59,7 +59,7 @@ impl Connection {
             // RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT - 1, no data, draws an ACK.
             self.keepalive_probe = false;
             let out = Out {
-                seq: self.snd_nxt.wrapping_sub(1),
+                seq: self.snd_max.wrapping_sub(1),
                 flags: ACK,
                 len: 0,
                 options: self.data_options(now),
@@ -67,8 +67,10 @@ impl Connection {
             return self.emit(now, buf, out);
         }
         if self.ack_now && self.state != State::SynSent {
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; SND.NXT as the RFC means it: the highest
+            // sequence number sent, even while retransmitting from SND.UNA after a timeout.
             let out = Out {
-                seq: self.snd_nxt,
+                seq: self.snd_max,
                 flags: ACK,
                 len: 0,
                 options: self.data_options(now),
