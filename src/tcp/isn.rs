@@ -61,11 +61,13 @@ pub fn siphash24(key: &[u8; 16], data: &[u8]) -> u64 {
 #[derive(Clone, Debug)]
 pub struct IsnGenerator {
     key: [u8; 16],
+    /// A fixed ISN for labs and scenario tests (readable traces); None = RFC 6528.
+    pub fixed: Option<u32>,
 }
 
 impl IsnGenerator {
     pub fn new(key: [u8; 16]) -> Self {
-        IsnGenerator { key }
+        IsnGenerator { key, fixed: None }
     }
 
     fn hash(&self, domain: u8, local: SocketAddrV4, remote: SocketAddrV4) -> u64 {
@@ -80,6 +82,9 @@ impl IsnGenerator {
 
     /// RFC 6528 §3: ISN = M + F(4-tuple, key), M the 4 µs timer.
     pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
+        if let Some(f) = self.fixed {
+            return SeqNum(f);
+        }
         let m = (now.total_micros() / 4) as u32;
         SeqNum(m.wrapping_add(self.hash(0, local, remote) as u32))
     }

@@ -225,6 +225,12 @@ impl TcpLayer {
         &self.cfg
     }
 
+    /// Use a fixed ISN instead of RFC 6528 (labs and scenario tests want readable traces;
+    /// never on a real network, RFC 6528 §3). `None` restores the keyed hash.
+    pub fn set_fixed_isn(&mut self, isn: Option<u32>) {
+        self.isn.fixed = isn;
+    }
+
     // ---- input from IPv4 ----
 
     /// A TCP segment addressed to us (`segment` = TCP header + payload; checksum not yet verified).
