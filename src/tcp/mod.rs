@@ -459,7 +459,11 @@ impl TcpLayer {
             {
                 self.stats.segments_out += 1;
                 let addrs = (*c.local.ip(), *c.remote.ip());
-                self.schedule(h);
+                if c.is_closed() && c.orphan && !c.poll_pending() {
+                    self.remove(h); // its last segment (a RST) is out
+                } else {
+                    self.schedule(h);
+                }
                 return Some((addrs.0, addrs.1, n));
             }
             self.dirty.pop_front();
