@@ -172,6 +172,10 @@ impl Connection {
                 self.timers.stop(Timer::Retransmit);
                 self.rtt_probe = None;
             }
+            if old_wnd == 0 && self.snd_wnd > 0 {
+                // The window reopened: resume from SND.UNA (a probe byte may be unacked).
+                self.snd_nxt = self.snd_una;
+            }
             if self.snd_wnd > old_wnd {
                 self.persist_backoffs = 0;
                 self.timers.stop(Timer::Persist);
