@@ -207,13 +207,14 @@ impl Scenario {
 
     pub fn established_with(cfg: TcpConfig, syn: Seg) -> Self {
         let mut t = Scenario::listening(cfg);
+        let peer_ts = syn.options.timestamps.map_or(0, |(v, _)| v);
         t.peer_sends(syn);
         let synack = t.pop_tx().expect("SYN,ACK");
         assert_eq!(synack.flags, SYN | ACK, "{}", t.dump());
         let ecr = synack.options.timestamps.map(|(v, _)| v);
         let mut ack = seg().seq(IRS + 1).ack(ISS + 1);
         if let Some(v) = ecr {
-            ack = ack.ts(1, v);
+            ack = ack.ts(peer_ts.wrapping_add(1), v);
         }
         t.peer_sends(ack);
         let l = t.listener.expect("listener");
