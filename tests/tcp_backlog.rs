@@ -49,7 +49,10 @@ fn listener_event_fires_when_a_connection_is_ready() {
     while t.tcp.poll_event().is_some() {}
     t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1));
     let events: Vec<_> = std::iter::from_fn(|| t.tcp.poll_event()).collect();
-    assert!(events.contains(&tunstack::SocketEvent::Tcp(l)), "{events:?}");
+    assert!(
+        events.contains(&tunstack::SocketEvent::Tcp(l)),
+        "{events:?}"
+    );
 }
 
 #[test]

@@ -78,7 +78,11 @@ fn timestamps_are_echoed_and_paws_drops_old_segments() {
     // RFC 7323 §3.2 (TSecr = TS.Recent), §4.3 (update TS.Recent), §5.3 (PAWS).
     let syn = seg().syn().seq(IRS).mss(1460).ts(100, 0).sack_perm();
     let mut t = Scenario::established_with(Scenario::quick_ack_config(), syn);
-    assert_eq!(t.conn().smss(), 1448, "MSS minus the 12 timestamp bytes (RFC 6691)");
+    assert_eq!(
+        t.conn().smss(),
+        1448,
+        "MSS minus the 12 timestamp bytes (RFC 6691)"
+    );
     t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1).ts(200, 0).payload(b"new"));
     let ack = t.pop_tx().unwrap();
     assert_eq!(ack.ack, IRS + 4);

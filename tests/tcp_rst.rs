@@ -16,7 +16,10 @@ fn rst_at_rcv_nxt_resets_the_connection() {
     t.expect_state("CLOSED");
     assert_eq!(t.app_read(), Err(SocketError::ConnectionReset));
     let h = t.handle();
-    assert_eq!(t.tcp.send(t.now, h, b"x"), Err(SocketError::ConnectionReset));
+    assert_eq!(
+        t.tcp.send(t.now, h, b"x"),
+        Err(SocketError::ConnectionReset)
+    );
     assert_eq!(t.tcp.take_error(h), Some(SocketError::ConnectionReset));
     assert_eq!(t.tcp.take_error(h), None);
 }
@@ -55,7 +58,11 @@ fn ack_of_unsent_data_is_dropped_and_acked() {
     let mut t = Scenario::established();
     t.peer_sends(seg().seq(IRS + 1).ack(ISS + 500).payload(b"zzz"));
     t.expect_tx(seg().seq(ISS + 1).ack(IRS + 1));
-    assert_eq!(t.app_read(), Err(SocketError::WouldBlock), "data of a bad-ACK segment dropped");
+    assert_eq!(
+        t.app_read(),
+        Err(SocketError::WouldBlock),
+        "data of a bad-ACK segment dropped"
+    );
     assert_eq!(t.stats().drop_bad_ack, 1);
 }
 
@@ -63,7 +70,12 @@ fn ack_of_unsent_data_is_dropped_and_acked() {
 fn too_old_ack_draws_a_challenge_ack() {
     // RFC 5961 §5.2: SEG.ACK < SND.UNA - MAX.SND.WND: challenge ACK and drop.
     let mut t = Scenario::established();
-    t.peer_sends(seg().seq(IRS + 1).ack(ISS.wrapping_sub(200_000)).payload(b"q"));
+    t.peer_sends(
+        seg()
+            .seq(IRS + 1)
+            .ack(ISS.wrapping_sub(200_000))
+            .payload(b"q"),
+    );
     t.expect_tx(seg().seq(ISS + 1).ack(IRS + 1));
     assert_eq!(t.stats().challenge_acks, 1);
     assert_eq!(t.app_read(), Err(SocketError::WouldBlock));

@@ -17,7 +17,13 @@ fn data_flows_across_the_sequence_wrap_both_ways() {
     t.tcp.set_fixed_isn(Some(OUR_ISS));
     t.h = Some(t.tcp.connect(t.now, US, PEER).unwrap());
     t.expect_tx(seg().syn().seq(OUR_ISS));
-    t.peer_sends(seg().syn().seq(PEER_ISS).ack(OUR_ISS.wrapping_add(1)).mss(1460));
+    t.peer_sends(
+        seg()
+            .syn()
+            .seq(PEER_ISS)
+            .ack(OUR_ISS.wrapping_add(1))
+            .mss(1460),
+    );
     t.expect_tx(seg().seq(u32::MAX - 2).ack(u32::MAX));
     t.expect_state("ESTABLISHED");
     // We send 10 bytes: seq 2^32-3 .. 6 (wrapped).
@@ -48,14 +54,22 @@ fn rfc6528_isns_differ_per_connection_and_advance_with_time() {
     let mut tcp = TcpLayer::new(TcpConfig::default(), [3; 16], 1);
     let mut buf = [0u8; 1500];
     let mut isn_of = |tcp: &mut TcpLayer, now: Instant, port: u16| {
-        tcp.connect(now, SocketAddrV4::new(US_IP, port), PEER).unwrap();
+        tcp.connect(now, SocketAddrV4::new(US_IP, port), PEER)
+            .unwrap();
         let (_, _, n) = tcp.poll_transmit(now, &mut buf).unwrap();
-        tunstack::tcp::segment::Segment::parse(&buf[..n]).unwrap().seq.0
+        tunstack::tcp::segment::Segment::parse(&buf[..n])
+            .unwrap()
+            .seq
+            .0
     };
     let a = isn_of(&mut tcp, Instant::ZERO, 1000);
     let b = isn_of(&mut tcp, Instant::ZERO, 1001);
     assert_ne!(a, b, "different 4-tuples, different ISNs");
     let mut tcp2 = TcpLayer::new(TcpConfig::default(), [3; 16], 1);
     let a_later = isn_of(&mut tcp2, Instant::from_micros(4000), 1000);
-    assert_eq!(a_later.wrapping_sub(a), 1000, "same tuple, 4 ms later: +1000");
+    assert_eq!(
+        a_later.wrapping_sub(a),
+        1000,
+        "same tuple, 4 ms later: +1000"
+    );
 }
