@@ -1,5 +1,8 @@
-//! The `tunstack` command line. SKELETON: being written.
-fn main() {
-    eprintln!("tunstack: not built yet");
-    std::process::exit(1);
+//! The `tunstack` command line: `tunstack up`, `tunstack connect`. See docs/cli.md.
+
+#[path = "../cli/mod.rs"]
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
 }

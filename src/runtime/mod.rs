@@ -1,1 +1,170 @@
-//! SKELETON: being written.
+//! The runtime: the only code that touches the OS (a TUN fd, an eventfd, a clock, a thread).
+//!
+//! One driver thread owns the sans-IO `Stack` and the link fd. It sleeps in `ppoll(2)` on
+//! {link fd, wake-up eventfd} until the next deadline (stack timers, emulator queues, blocked
+//! API calls), and is woken by API calls (`api::Net`) and by SIGINT/SIGTERM. Read next: `api`.
+
+mod device;
+mod driver;
+mod link;
+mod ops;
+pub mod signals;
+mod waker;
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+pub use device::{DeviceError, TunDevice, TunOptions};
+pub use link::Link;
+pub(crate) use ops::{Cmd, OpFn, Step};
+pub(crate) use waker::Waker;
+
+use crate::api::Net;
+use crate::link::{ImpairConfig, ImpairStats};
+use crate::stack::{StackConfig, Stats};
+use crate::tcp::{TcpInfo, TcpStats};
+
+/// How to run a stack on a link.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeConfig {
+    pub stack: StackConfig,
+    /// The emulator, applied to each direction independently (`None` = a clean link).
+    pub impair: Option<ImpairConfig>,
+    /// Seeds the emulator (inbound uses `seed`, outbound `seed ^ 1`).
+    pub impair_seed: u64,
+    /// Record every packet in and out to this pcap file, at most this many bytes.
+    pub pcap: Option<(PathBuf, u64)>,
+    /// Print per-connection statistics to stderr this often (`None` = never; the report at
+    /// shutdown is returned either way).
+    pub stats_interval: Option<std::time::Duration>,
+}
+
+/// Counters of the link itself (what the driver read and wrote).
+#[derive(Clone, Debug, Default)]
+pub struct LinkStats {
+    pub packets_read: u64,
+    pub packets_written: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// Writes that failed (e.g. the device queue was full); the packet is dropped.
+    pub write_errors: u64,
+    pub capture_errors: u64,
+}
+
+/// What the driver saw, returned when it stops.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub stack: Stats,
+    pub tcp: TcpStats,
+    pub connections: Vec<TcpInfo>,
+    pub link: LinkStats,
+    pub impair_in: Option<ImpairStats>,
+    pub impair_out: Option<ImpairStats>,
+}
+
+/// One line per connection: state, bytes, RTT, RTO, cwnd, retransmits.
+pub fn format_connection(c: &TcpInfo) -> String {
+    let addr = |a: Option<std::net::SocketAddrV4>| a.map_or("-".to_string(), |a| a.to_string());
+    let srtt = c.srtt.map_or("-".to_string(), |d| format!("{d}"));
+    format!(
+        "{} -> {} {} sent={} recv={} srtt={} rto={} cwnd={} ssthresh={} retrans={}",
+        addr(c.local),
+        addr(c.remote),
+        c.state,
+        c.bytes_sent,
+        c.bytes_received,
+        srtt,
+        c.rto,
+        c.cwnd,
+        c.ssthresh,
+        c.retransmits
+    )
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "connections: {}", self.connections.len())?;
+        for c in &self.connections {
+            writeln!(f, "  {}", format_connection(c))?;
+        }
+        let l = &self.link;
+        writeln!(
+            f,
+            "link: read {} packets ({} bytes), wrote {} packets ({} bytes), write errors {}, capture errors {}",
+            l.packets_read,
+            l.bytes_read,
+            l.packets_written,
+            l.bytes_written,
+            l.write_errors,
+            l.capture_errors
+        )?;
+        writeln!(f, "stack: {:?}", self.stack)?;
+        writeln!(f, "tcp: {:?}", self.tcp)?;
+        if let Some(s) = &self.impair_in {
+            writeln!(f, "emulator in: {s:?}")?;
+        }
+        if let Some(s) = &self.impair_out {
+            writeln!(f, "emulator out: {s:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A running stack: the driver thread and a `Net` handle to it.
+pub struct Runtime {
+    net: Net,
+    thread: Option<JoinHandle<io::Result<Report>>>,
+}
+
+impl Runtime {
+    /// Start the driver thread on `link`. Fails if the capture file cannot be created.
+    pub fn start(link: Link, cfg: RuntimeConfig) -> io::Result<Runtime> {
+        let waker = std::sync::Arc::new(Waker::new()?);
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let net = Net::new(tx, waker.clone());
+        let driver = driver::Driver::new(link, cfg, rx, waker)?;
+        let thread = std::thread::Builder::new()
+            .name("tunstack-driver".into())
+            .spawn(move || driver.run())?;
+        Ok(Runtime {
+            net,
+            thread: Some(thread),
+        })
+    }
+
+    /// A handle for the blocking sockets of `api`; clone it freely.
+    pub fn net(&self) -> Net {
+        self.net.clone()
+    }
+
+    /// Ask the driver to stop and wait for its report.
+    pub fn shutdown(mut self) -> io::Result<Report> {
+        self.net.request_shutdown();
+        self.join_inner()
+    }
+
+    /// Wait until the driver stops by itself (a signal, or `Net::request_shutdown`).
+    pub fn wait(mut self) -> io::Result<Report> {
+        self.join_inner()
+    }
+
+    fn join_inner(&mut self) -> io::Result<Report> {
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| io::Error::other("the driver thread panicked"))?,
+            None => Err(io::Error::other("runtime already stopped")),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.net.request_shutdown();
+            let _ = self.join_inner();
+        }
+    }
+}

@@ -1,1 +1,157 @@
-//! SKELETON: being written.
+//! Small servers built on `api`, for testing the stack with ordinary tools:
+//! `udp-echo` (UDP 7, RFC 862), `echo` (TCP 7, RFC 862), `discard` (TCP 9, RFC 863),
+//! `chargen` (TCP 19, RFC 864), `http` (TCP 80, a small HTTP/1.1 server, RFC 9112).
+//!
+//! Application side only: one thread per connection, capped (`MAX_CONNECTIONS` per service);
+//! beyond the cap, new connections wait in the stack's accept queue.
+
+mod chargen;
+mod http;
+mod limit;
+pub mod sha256;
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::str::FromStr;
+use std::thread::JoinHandle;
+
+use crate::api::{Net, TcpListener, TcpStream, UdpSocket};
+
+pub use chargen::chargen_line;
+pub use http::{Request, RequestError, parse_request_head};
+
+/// Connection threads per TCP service.
+pub const MAX_CONNECTIONS: usize = 512;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Service {
+    UdpEcho,
+    Echo,
+    Discard,
+    Chargen,
+    Http,
+}
+
+impl Service {
+    pub const ALL: [Service; 5] = [
+        Service::UdpEcho,
+        Service::Echo,
+        Service::Discard,
+        Service::Chargen,
+        Service::Http,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::UdpEcho => "udp-echo",
+            Service::Echo => "echo",
+            Service::Discard => "discard",
+            Service::Chargen => "chargen",
+            Service::Http => "http",
+        }
+    }
+
+    pub fn port(self) -> u16 {
+        match self {
+            Service::UdpEcho | Service::Echo => 7,
+            Service::Discard => 9,
+            Service::Chargen => 19,
+            Service::Http => 80,
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Service {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Service::ALL
+            .into_iter()
+            .find(|x| x.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown service {s:?} (expected udp-echo, echo, discard, chargen, http, all or none)"
+                )
+            })
+    }
+}
+
+/// Parse a `--serve` list: `all`, `none`, or a comma list of service names.
+pub fn parse_list(s: &str) -> Result<Vec<Service>, String> {
+    match s.trim() {
+        "all" => return Ok(Service::ALL.to_vec()),
+        "none" | "" => return Ok(Vec::new()),
+        _ => {}
+    }
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let svc: Service = part.trim().parse()?;
+        if !out.contains(&svc) {
+            out.push(svc);
+        }
+    }
+    Ok(out)
+}
+
+/// Start `svc` on `addr` (our address) in background threads.
+pub fn start(net: &Net, addr: Ipv4Addr, svc: Service) -> io::Result<JoinHandle<()>> {
+    let local = SocketAddrV4::new(addr, svc.port());
+    let name = format!("svc-{svc}");
+    if svc == Service::UdpEcho {
+        let sock = UdpSocket::bind(net, local)?;
+        return std::thread::Builder::new()
+            .name(name)
+            .spawn(move || udp_echo(sock));
+    }
+    let listener = TcpListener::bind(net, local)?;
+    let handler: fn(TcpStream) -> io::Result<()> = match svc {
+        Service::Echo => echo,
+        Service::Discard => discard,
+        Service::Chargen => chargen::serve,
+        _ => http::serve,
+    };
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || limit::accept_loop(listener, svc, handler))
+}
+
+/// UDP echo (RFC 862): every datagram goes back to its sender.
+fn udp_echo(sock: UdpSocket) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => {
+                if let Err(e) = sock.send_to(&buf[..n], from) {
+                    log::debug!("udp-echo: send to {from}: {e}");
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return,
+            Err(e) => log::debug!("udp-echo: {e}"),
+        }
+    }
+}
+
+/// TCP echo (RFC 862): what comes in goes back until the peer closes.
+fn echo(mut s: TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        s.write_all(&buf[..n])?;
+    }
+}
+
+/// Discard (RFC 863): read and throw away until the peer closes.
+fn discard(mut s: TcpStream) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    while s.read(&mut buf)? > 0 {}
+    Ok(())
+}

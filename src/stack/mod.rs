@@ -5,13 +5,32 @@
 //! Call order for a driver: feed every received packet, call `handle_timeout` when the deadline
 //! passed, then drain `poll_transmit` until `None`, then sleep until `poll_timeout()`.
 //!
-//! SKELETON: the public interface is fixed; the IPv4/ICMP/UDP bodies are being written.
+//! Files: `ipv4.rs` (input checks, dispatch, RFC 791/1122), `fragment.rs` (reassembly),
+//! `output.rs` (the output queue and fragmentation), `icmp.rs` (RFC 792), `udp.rs` (RFC 768),
+//! `stats.rs` (a counter per drop reason). Read next: `ipv4.rs`.
 
+mod fragment;
+mod icmp;
+mod ipv4;
+mod output;
+mod stats;
+pub mod testkit;
+mod udp;
+
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use crate::rng::Rng;
 use crate::socket::{SocketError, SocketEvent, TcpHandle, UdpHandle};
 use crate::tcp::{Shutdown, TcpConfig, TcpInfo, TcpLayer};
 use crate::time::{Duration, Instant};
+
+use fragment::Reassembler;
+use icmp::TokenBucket;
+use output::OutQueue;
+use stats::Counter;
+pub use stats::{Kind as StatKind, Stats};
+use udp::UdpTable;
 
 /// Everything a `Stack` needs to know at birth. Randomness comes in as `seed`.
 #[derive(Clone, Debug)]
@@ -53,18 +72,24 @@ impl Default for StackConfig {
     }
 }
 
-/// Counters: every packet received is either delivered or counted under a drop reason.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub packets_in: u64,
-    pub packets_out: u64,
-}
-
 /// One IPv4 host, sans IO.
 pub struct Stack {
     cfg: StackConfig,
     stats: Stats,
     tcp: TcpLayer,
+    /// Ephemeral ports (after the TCP key and seed were drawn).
+    rng: Rng,
+    /// Identification of the next datagram we originate (RFC 791 §3.2; seeded start).
+    next_ip_id: u16,
+    reassembly: Reassembler,
+    icmp_bucket: TokenBucket,
+    /// ICMP and UDP datagrams waiting for `poll_transmit`.
+    out: OutQueue,
+    udp: UdpTable,
+    /// UDP socket events, merged with the TCP layer's in `poll_event`.
+    events: VecDeque<SocketEvent>,
+    /// `poll_transmit` alternates between TCP and the ICMP/UDP queue when both have packets.
+    tcp_first: bool,
 }
 
 impl Stack {
@@ -74,7 +99,16 @@ impl Stack {
         rng.fill(&mut key);
         let mut tcp = TcpLayer::new(cfg.tcp.clone(), key, rng.next_u64());
         tcp.set_mtu(cfg.mtu);
+        let next_ip_id = rng.next_u32() as u16;
         Stack {
+            reassembly: Reassembler::new(cfg.frag_mem_limit, cfg.frag_timeout),
+            icmp_bucket: TokenBucket::new(cfg.icmp_error_rate),
+            out: OutQueue::default(),
+            udp: UdpTable::default(),
+            events: VecDeque::new(),
+            tcp_first: false,
+            next_ip_id,
+            rng,
             cfg,
             stats: Stats::default(),
             tcp,
@@ -93,47 +127,85 @@ impl Stack {
         &self.stats
     }
 
+    /// Incomplete datagrams held for reassembly, and the bytes charged for them.
+    pub fn reassembly_pending(&self) -> (usize, usize) {
+        (self.reassembly.len(), self.reassembly.mem())
+    }
+
+    /// Datagrams waiting in the ICMP/UDP output queue.
+    pub fn out_queue_len(&self) -> usize {
+        self.out.len()
+    }
+
     // ---- driver side ----
 
     /// One IP packet as read from the link (the TUN gives raw IP, no link header).
+    /// Its outcome is counted exactly once: a `delivered_*` counter or a `drop_*` reason.
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
-        let _ = (now, packet);
         self.stats.packets_in += 1;
+        let outcome = self.ip_input(now, packet);
+        match outcome {
+            // Other IP versions are routine on a fresh TUN (IPv6 router solicitations): quiet.
+            Counter::drop_ipv6 | Counter::drop_bad_version => {
+                log::trace!("ipv4: {} ({} bytes)", outcome.name(), packet.len())
+            }
+            c if c.name().starts_with("drop_") => {
+                log::debug!("ipv4: {} ({} bytes)", c.name(), packet.len())
+            }
+            _ => {}
+        }
+        self.stats.record(outcome);
     }
 
     /// Fire every timer whose deadline is ≤ `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tcp.handle_timeout(now);
+        self.expire_fragments(now);
     }
 
     /// Write the next outgoing IPv4 packet into `buf` (at least `mtu` bytes); its length, or `None`.
+    /// TCP and the ICMP/UDP queue take turns when both have something to send.
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        let _ = (now, buf);
+        let limit = buf.len().min(self.mtu());
+        let buf = buf.get_mut(..limit)?;
+        for tcp_turn in [self.tcp_first, !self.tcp_first] {
+            let sent = if tcp_turn {
+                self.transmit_tcp(now, buf)
+            } else {
+                self.transmit_queued(buf)
+            };
+            if let Some(n) = sent {
+                self.tcp_first = !tcp_turn;
+                self.stats.packets_out += 1;
+                return Some(n);
+            }
+        }
         None
     }
 
     /// The earliest time `handle_timeout` must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tcp.poll_timeout()
+        [self.tcp.poll_timeout(), self.reassembly.next_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Sockets whose state changed since the last call.
+    /// Sockets whose state changed since the last call (UDP first, then the TCP layer's).
     pub fn poll_event(&mut self) -> Option<SocketEvent> {
-        self.tcp.poll_event()
+        self.events.pop_front().or_else(|| self.tcp.poll_event())
     }
 
     // ---- UDP (RFC 768) ----
 
     /// Bind a UDP socket. Port 0 picks an ephemeral port; address 0.0.0.0 = any of ours.
     pub fn udp_bind(&mut self, local: SocketAddrV4) -> Result<UdpHandle, SocketError> {
-        let _ = local;
-        Err(SocketError::AddrNotAvailable)
+        self.udp.bind(local, self.cfg.addr, &mut self.rng)
     }
 
     /// Only datagrams from `remote` are delivered; `send` goes to it.
     pub fn udp_connect(&mut self, h: UdpHandle, remote: SocketAddrV4) -> Result<(), SocketError> {
-        let _ = (h, remote);
-        Err(SocketError::InvalidHandle)
+        self.udp.connect(h, remote)
     }
 
     pub fn udp_send_to(
@@ -143,8 +215,8 @@ impl Stack {
         data: &[u8],
         to: SocketAddrV4,
     ) -> Result<usize, SocketError> {
-        let _ = (now, h, data, to);
-        Err(SocketError::InvalidHandle)
+        let _ = now;
+        self.udp_output(h, data, Some(to))
     }
 
     /// To the connected remote.
@@ -154,8 +226,8 @@ impl Stack {
         h: UdpHandle,
         data: &[u8],
     ) -> Result<usize, SocketError> {
-        let _ = (now, h, data);
-        Err(SocketError::InvalidHandle)
+        let _ = now;
+        self.udp_output(h, data, None)
     }
 
     /// Next queued datagram (truncated to `buf`, as recv_from(2) does) and its sender; WouldBlock if none.
@@ -164,28 +236,30 @@ impl Stack {
         h: UdpHandle,
         buf: &mut [u8],
     ) -> Result<(usize, SocketAddrV4), SocketError> {
-        let _ = (h, buf);
-        Err(SocketError::InvalidHandle)
+        self.udp.recv_from(h, buf)
     }
 
     /// A pending ICMP error (e.g. ConnectionRefused after port unreachable) on a connected socket.
     pub fn udp_take_error(&mut self, h: UdpHandle) -> Option<SocketError> {
-        let _ = h;
-        None
+        self.udp.take_error(h)
     }
 
     pub fn udp_local_addr(&self, h: UdpHandle) -> Result<SocketAddrV4, SocketError> {
-        let _ = h;
-        Err(SocketError::InvalidHandle)
+        self.udp.local_addr(h)
     }
 
     pub fn udp_peer_addr(&self, h: UdpHandle) -> Result<SocketAddrV4, SocketError> {
-        let _ = h;
-        Err(SocketError::InvalidHandle)
+        self.udp.peer_addr(h)
     }
 
     pub fn udp_close(&mut self, h: UdpHandle) {
-        let _ = h;
+        self.udp.close(h);
+        self.events.retain(|e| *e != SocketEvent::Udp(h));
+    }
+
+    /// Datagrams waiting in a UDP socket's receive queue.
+    pub fn udp_queued(&self, h: UdpHandle) -> Result<usize, SocketError> {
+        self.udp.queued(h)
     }
 
     // ---- TCP: forwarded to the TCP layer ----

@@ -2,3 +2,6 @@
 //! One place builds packets; etherparse does the parsing where it fits.
 
 pub mod checksum;
+pub mod icmpv4;
+pub mod ipv4;
+pub mod udp;

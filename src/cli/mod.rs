@@ -1,0 +1,256 @@
+//! `tunstack up` and `tunstack connect`.
+
+pub mod args;
+pub mod units;
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use args::{Cli, Command, ConnectArgs, EmuArgs, TunArgs, UpArgs};
+use tunstack::api::TcpStream;
+use tunstack::link::ImpairConfig;
+use tunstack::runtime::{self, DeviceError, Link, Runtime, RuntimeConfig, TunDevice, TunOptions};
+use tunstack::{Duration, StackConfig};
+
+/// Exit status when we lack the privilege to open the TUN device (sysexits EX_NOPERM).
+pub const EXIT_NO_PRIVILEGE: u8 = 77;
+pub const EXIT_FAILURE: u8 = 1;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp_millis()
+        .init();
+    match cli.cmd {
+        Command::Up(a) => up(a),
+        Command::Connect(a) => connect(a),
+    }
+}
+
+/// A usage error found after parsing: clap prints it and exits with status 2.
+fn usage_error(msg: String) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::ArgumentConflict, msg)
+        .exit()
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("tunstack: {msg}");
+    ExitCode::from(EXIT_FAILURE)
+}
+
+fn check_tun_args(t: &TunArgs) {
+    let (addr, prefix) = t.addr;
+    if t.host_addr == addr {
+        usage_error(format!(
+            "--host-addr {} equals the stack's --addr",
+            t.host_addr
+        ));
+    }
+    if !units::same_subnet(addr, t.host_addr, prefix) {
+        usage_error(format!(
+            "--host-addr {} is not in the stack's subnet {addr}/{prefix}",
+            t.host_addr
+        ));
+    }
+}
+
+fn impair_config(e: &EmuArgs) -> ImpairConfig {
+    let d = |x: Option<std::time::Duration>| x.map_or(Duration::ZERO, Duration::from);
+    ImpairConfig {
+        loss: e.loss.unwrap_or(0.0),
+        delay: d(e.delay),
+        jitter: d(e.jitter),
+        reorder: e.reorder.unwrap_or(0.0),
+        duplicate: e.duplicate.unwrap_or(0.0),
+        corrupt: e.corrupt.unwrap_or(0.0),
+        rate_bps: e.rate,
+        queue_bytes: e.queue.map_or(64 * 1024, |q| q as usize),
+    }
+}
+
+/// Open the device and start the driver.
+fn bring_up(
+    t: &TunArgs,
+    e: &EmuArgs,
+    stats: Option<u64>,
+) -> Result<(Runtime, String, u64), ExitCode> {
+    check_tun_args(t);
+    let seed = t.seed.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        now ^ u64::from(std::process::id()).rotate_left(32)
+    });
+    let (addr, prefix_len) = t.addr;
+    let mut stack = StackConfig {
+        addr,
+        prefix_len,
+        mtu: t.mtu as usize,
+        seed,
+        ..StackConfig::default()
+    };
+    if let Some(msl) = t.msl {
+        stack.tcp.msl = Duration::from(msl);
+    }
+    if let Some(cc) = &t.cc {
+        stack.tcp.cc = cc.clone();
+    }
+    let dev = TunDevice::open(&TunOptions {
+        name: t.tun.clone(),
+        host_addr: t.host_addr,
+        prefix_len,
+        mtu: t.mtu as usize,
+    })
+    .map_err(|err| match err {
+        DeviceError::NoPrivilege(msg) => {
+            eprintln!("tunstack: {msg}");
+            ExitCode::from(EXIT_NO_PRIVILEGE)
+        }
+        DeviceError::Other(msg) => fail(msg),
+    })?;
+    let name = dev.name().to_string();
+    let cfg = RuntimeConfig {
+        stack,
+        impair: Some(impair_config(e)),
+        impair_seed: seed,
+        pcap: t.pcap.clone().map(|p| (p, t.pcap_max_bytes)),
+        stats_interval: stats.map(std::time::Duration::from_secs),
+    };
+    let rt = Runtime::start(Link::Tun(dev), cfg).map_err(fail)?;
+    runtime::signals::install(&rt.net())
+        .map_err(|e| fail(format!("installing signal handlers: {e}")))?;
+    Ok((rt, name, seed))
+}
+
+fn up(a: UpArgs) -> ExitCode {
+    let (rt, name, seed) = match bring_up(&a.tun, &a.emu, a.stats) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let net = rt.net();
+    let (addr, prefix) = a.tun.addr;
+    let mut served = Vec::new();
+    for svc in &a.serve.0 {
+        match tunstack::services::start(&net, addr, *svc) {
+            Ok(_) => served.push(format!("{svc}/{}", svc.port())),
+            Err(e) => eprintln!("tunstack: cannot start {svc} on port {}: {e}", svc.port()),
+        }
+    }
+    eprintln!(
+        "tunstack: up on {name}: stack {addr}/{prefix}, kernel side {}, mtu {}, seed {seed}",
+        a.tun.host_addr, a.tun.mtu
+    );
+    eprintln!(
+        "tunstack: serving {}",
+        if served.is_empty() {
+            "nothing".to_string()
+        } else {
+            served.join(", ")
+        }
+    );
+    eprintln!("tunstack: ready (try: ping {addr}; Ctrl-C or SIGTERM to stop)");
+    match rt.wait() {
+        Ok(r) => {
+            if runtime::signals::requested() {
+                eprintln!(
+                    "tunstack: signal {} received, shutting down",
+                    runtime::signals::which()
+                );
+            }
+            eprint!("{r}");
+            eprintln!("tunstack: stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("the stack stopped: {e}")),
+    }
+}
+
+fn connect(a: ConnectArgs) -> ExitCode {
+    let resolved = a
+        .target
+        .to_socket_addrs()
+        .map(|mut i| i.find(SocketAddr::is_ipv4));
+    let target = match resolved {
+        Ok(Some(t)) => t,
+        Ok(None) => usage_error(format!("{}: no IPv4 address", a.target)),
+        Err(e) => usage_error(format!("{}: {e} (expected HOST:PORT)", a.target)),
+    };
+    let (rt, _name, _seed) = match bring_up(&a.tun, &a.emu, None) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let net = rt.net();
+    let code = match TcpStream::connect_timeout(&net, &target, a.timeout) {
+        Ok(s) => copy_both_ways(s),
+        Err(e) => fail(format!("connect to {target}: {e}")),
+    };
+    let code = if runtime::signals::requested() {
+        fail("interrupted")
+    } else {
+        code
+    };
+    match rt.shutdown() {
+        Ok(r) => log::info!("{r}"),
+        Err(e) => log::warn!("{e}"),
+    }
+    code
+}
+
+/// stdin → socket (then shutdown(Write)) while socket → stdout; done when both are.
+fn copy_both_ways(s: TcpStream) -> ExitCode {
+    let writer = match s.try_clone() {
+        Ok(w) => w,
+        Err(e) => return fail(e),
+    };
+    let up = std::thread::spawn(move || -> io::Result<()> {
+        let mut stdin = io::stdin().lock();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdin.read(&mut buf)?;
+            if n == 0 {
+                return writer.shutdown(std::net::Shutdown::Write);
+            }
+            (&writer).write_all(&buf[..n])?;
+        }
+    });
+    let mut stdout = io::stdout().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match (&s).read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if stdout
+                    .write_all(&buf[..n])
+                    .and_then(|_| stdout.flush())
+                    .is_err()
+                {
+                    break; // stdout closed: nothing more to show
+                }
+            }
+            // The connection failed: do not wait for stdin (it may never end).
+            Err(e) => return fail(format!("receiving: {e}")),
+        }
+    }
+    let code = match up.join() {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => fail(format!("sending: {e}")),
+        Err(_) => fail("the stdin thread failed"),
+    };
+    linger(&s);
+    code
+}
+
+/// Give our FIN a moment to be acknowledged before the driver stops (at most 2 s).
+fn linger(s: &TcpStream) {
+    for _ in 0..100 {
+        match s.info() {
+            Ok(i) if !matches!(i.state, "FIN-WAIT-1" | "CLOSING" | "LAST-ACK") => return,
+            Err(_) => return,
+            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}

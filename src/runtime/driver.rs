@@ -1,0 +1,324 @@
+//! The driver loop: ppoll on {link, eventfd} until the next deadline, then feed packets in,
+//! run API commands, fire timers, complete blocked calls, and flush packets out.
+
+use std::io;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use super::ops::{Cmd, PendingTable};
+use super::{Link, LinkStats, Report, RuntimeConfig, Waker, format_connection};
+use crate::capture::{Capture, Direction};
+use crate::link::Impair;
+use crate::stack::Stack;
+use crate::time::{Duration, Instant};
+
+/// Packets read from the link per wake-up before the rest of the loop runs.
+const READ_BATCH: usize = 256;
+/// Commands taken per wake-up (the rest wait for the next turn; the eventfd stays readable).
+const CMD_BATCH: usize = 1024;
+/// Below this many parked calls, every wake retries them all (a cheap safety net).
+const RETRY_ALL_BELOW: usize = 64;
+/// Largest IPv4 datagram.
+const MAX_PACKET: usize = 65535;
+
+/// The stack's clock: microseconds since the driver started.
+struct Clock {
+    start: std::time::Instant,
+    wall_start: u64,
+}
+
+impl Clock {
+    fn new() -> Clock {
+        let wall_start = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        Clock {
+            start: std::time::Instant::now(),
+            wall_start,
+        }
+    }
+    fn now(&self) -> Instant {
+        Instant::from_micros(self.start.elapsed().as_micros() as u64)
+    }
+    /// Wall-clock microseconds since the UNIX epoch at stack time `t` (for pcap).
+    fn wall(&self, t: Instant) -> u64 {
+        self.wall_start + t.total_micros()
+    }
+}
+
+pub(crate) struct Driver {
+    link: Link,
+    stack: Stack,
+    rx: Receiver<Cmd>,
+    waker: Arc<Waker>,
+    pending: PendingTable,
+    impair_in: Option<Impair>,
+    impair_out: Option<Impair>,
+    capture: Option<Capture>,
+    stats_interval: Option<Duration>,
+    next_stats: Option<Instant>,
+    clock: Clock,
+    link_stats: LinkStats,
+    buf: Vec<u8>,
+    shutdown: bool,
+}
+
+impl Driver {
+    pub(crate) fn new(
+        link: Link,
+        cfg: RuntimeConfig,
+        rx: Receiver<Cmd>,
+        waker: Arc<Waker>,
+    ) -> io::Result<Driver> {
+        link.set_nonblocking()?;
+        let capture = match &cfg.pcap {
+            Some((path, max)) => Some(Capture::create(path, *max).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        let imp = cfg.impair.filter(|c| !c.is_transparent());
+        let stats_interval = cfg
+            .stats_interval
+            .filter(|d| !d.is_zero())
+            .map(Duration::from);
+        Ok(Driver {
+            link,
+            stack: Stack::new(cfg.stack),
+            rx,
+            waker,
+            pending: PendingTable::default(),
+            impair_in: imp.clone().map(|c| Impair::new(c, cfg.impair_seed)),
+            impair_out: imp.map(|c| Impair::new(c, cfg.impair_seed ^ 1)),
+            capture,
+            next_stats: stats_interval.map(|d| Instant::ZERO + d),
+            stats_interval,
+            clock: Clock::new(),
+            link_stats: LinkStats::default(),
+            buf: vec![0; MAX_PACKET],
+            shutdown: false,
+        })
+    }
+
+    pub(crate) fn run(mut self) -> io::Result<Report> {
+        let result = self.run_loop();
+        if let Some(c) = self.capture.as_mut()
+            && let Err(e) = c.flush()
+        {
+            log::warn!("flushing the capture: {e}");
+        }
+        result?;
+        Ok(self.report())
+    }
+
+    fn report(&self) -> Report {
+        Report {
+            stack: self.stack.stats().clone(),
+            tcp: self.stack.tcp().stats().clone(),
+            connections: self.stack.tcp().connections(),
+            link: self.link_stats.clone(),
+            impair_in: self.impair_in.as_ref().map(|i| i.stats().clone()),
+            impair_out: self.impair_out.as_ref().map(|i| i.stats().clone()),
+        }
+    }
+
+    fn run_loop(&mut self) -> io::Result<()> {
+        loop {
+            let now = self.clock.now();
+            self.read_link(now)?;
+            self.deliver_inbound(now);
+            self.take_commands(now);
+            if self.shutdown || super::signals::requested() {
+                self.flush_out(now);
+                return Ok(());
+            }
+            if self.stack.poll_timeout().is_some_and(|t| t <= now) {
+                self.stack.handle_timeout(now);
+            }
+            self.settle(now);
+            self.pending.expire(&mut self.stack, now);
+            self.flush_out(now);
+            self.print_stats(now);
+            self.sleep()?;
+        }
+    }
+
+    /// Complete calls whose socket changed, then send what they produced.
+    fn settle(&mut self, now: Instant) {
+        for _ in 0..8 {
+            let mut any = false;
+            while let Some(ev) = self.stack.poll_event() {
+                any = true;
+                self.pending.on_event(&mut self.stack, now, ev);
+            }
+            if self.pending.len() > 0 && self.pending.len() < RETRY_ALL_BELOW {
+                self.pending.retry_all(&mut self.stack, now);
+            }
+            self.flush_out(now);
+            if !any {
+                break;
+            }
+        }
+    }
+
+    fn read_link(&mut self, now: Instant) -> io::Result<()> {
+        for _ in 0..READ_BATCH {
+            let n = match self.link.recv(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io::Error::new(e.kind(), format!("reading the link: {e}"))),
+            };
+            self.link_stats.packets_read += 1;
+            self.link_stats.bytes_read += n as u64;
+            match self.impair_in.as_mut() {
+                Some(imp) => imp.push(now, self.buf[..n].to_vec()),
+                None => {
+                    let pkt = std::mem::take(&mut self.buf);
+                    self.input(now, &pkt[..n]);
+                    self.buf = pkt;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver_inbound(&mut self, now: Instant) {
+        while let Some(pkt) = self.impair_in.as_mut().and_then(|i| i.poll_deliver(now)) {
+            self.input(now, &pkt);
+        }
+    }
+
+    /// One packet into the stack (recorded as it arrives at the stack).
+    fn input(&mut self, now: Instant, pkt: &[u8]) {
+        self.record(now, Direction::In, pkt);
+        self.stack.handle_packet(now, pkt);
+    }
+
+    fn record(&mut self, now: Instant, dir: Direction, pkt: &[u8]) {
+        if let Some(c) = self.capture.as_mut()
+            && c.write(self.clock.wall(now), dir, pkt).is_err()
+        {
+            self.link_stats.capture_errors += 1;
+        }
+    }
+
+    fn take_commands(&mut self, now: Instant) {
+        self.waker.drain();
+        for _ in 0..CMD_BATCH {
+            match self.rx.try_recv() {
+                Ok(Cmd::Op { f, timeout }) => {
+                    let deadline = timeout.map(|t| now + Duration::from(t));
+                    self.pending.submit(&mut self.stack, now, f, deadline);
+                }
+                Ok(Cmd::Shutdown) | Err(TryRecvError::Disconnected) => self.shutdown = true,
+                Err(TryRecvError::Empty) => return,
+            }
+        }
+        // More commands queued: make sure the next ppoll returns at once.
+        self.waker.wake();
+    }
+
+    /// Drain the stack's packets through the outbound emulator onto the link.
+    fn flush_out(&mut self, now: Instant) {
+        let mut buf = std::mem::take(&mut self.buf);
+        while let Some(n) = self.stack.poll_transmit(now, &mut buf) {
+            let Some(pkt) = buf.get(..n) else {
+                log::error!(
+                    "stack reported a {n}-byte packet in a {}-byte buffer",
+                    buf.len()
+                );
+                break;
+            };
+            self.record(now, Direction::Out, pkt);
+            match self.impair_out.as_mut() {
+                Some(imp) => imp.push(now, pkt.to_vec()),
+                None => self.write_link(pkt),
+            }
+        }
+        self.buf = buf;
+        while let Some(pkt) = self.impair_out.as_mut().and_then(|i| i.poll_deliver(now)) {
+            self.write_link(&pkt);
+        }
+    }
+
+    fn write_link(&mut self, pkt: &[u8]) {
+        match self.link.send(pkt) {
+            Ok(_) => {
+                self.link_stats.packets_written += 1;
+                self.link_stats.bytes_written += pkt.len() as u64;
+            }
+            Err(e) => {
+                self.link_stats.write_errors += 1;
+                log::debug!("link write failed ({e}); packet dropped");
+            }
+        }
+    }
+
+    fn print_stats(&mut self, now: Instant) {
+        let (Some(at), Some(every)) = (self.next_stats, self.stats_interval) else {
+            return;
+        };
+        if at > now {
+            return;
+        }
+        self.next_stats = Some(now + every);
+        let conns = self.stack.tcp().connections();
+        eprintln!("[{now}] {} connection(s)", conns.len());
+        for c in &conns {
+            eprintln!("  {}", format_connection(c));
+        }
+    }
+
+    /// Block until the link or the eventfd is readable, or the next deadline.
+    fn sleep(&mut self) -> io::Result<()> {
+        let deadline = [
+            self.stack.poll_timeout(),
+            self.impair_in.as_ref().and_then(|i| i.poll_timeout()),
+            self.impair_out.as_ref().and_then(|i| i.poll_timeout()),
+            self.pending.next_deadline(),
+            self.next_stats,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let now = self.clock.now();
+        let ts = deadline.map(|d| {
+            let wait = d - now;
+            libc::timespec {
+                tv_sec: (wait.total_micros() / 1_000_000) as libc::time_t,
+                tv_nsec: ((wait.total_micros() % 1_000_000) * 1000) as libc::c_long,
+            }
+        });
+        let mut fds = [
+            libc::pollfd {
+                fd: self.link.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.waker.raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
+        // SAFETY: `fds` and `tsp` point to live, initialised values for the whole call.
+        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, tsp, std::ptr::null()) };
+        if rc < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        if fds[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
+            && fds[0].revents & libc::POLLIN == 0
+        {
+            return Err(io::Error::other("the link went away (device deleted?)"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! The packet link the driver reads and writes: a TUN device, or any packet fd (a datagram
+//! socketpair joins two runtimes in one process, with no privilege and no network).
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::device::TunDevice;
+
+pub enum Link {
+    /// A TUN device (raw IPv4, no packet-info header).
+    Tun(TunDevice),
+    /// A datagram fd: each read/write is one IP packet.
+    Fd(OwnedFd),
+}
+
+impl Link {
+    /// Two links joined back to back (an AF_UNIX datagram socketpair), both non-blocking.
+    pub fn pair() -> io::Result<(Link, Link)> {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors socketpair(2) returns.
+        let rc = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both fds are fresh and owned by nobody else.
+        let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        for fd in [&a, &b] {
+            // Room for bursts of full-size packets.
+            let size: libc::c_int = 4 * 1024 * 1024;
+            // SAFETY: setsockopt with a valid int option value.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_SNDBUF,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+        Ok((Link::Fd(a), Link::Fd(b)))
+    }
+
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        match self {
+            Link::Tun(t) => t.raw_fd(),
+            Link::Fd(fd) => fd.as_raw_fd(),
+        }
+    }
+
+    /// Make reads and writes non-blocking.
+    pub(crate) fn set_nonblocking(&self) -> io::Result<()> {
+        let fd = self.raw_fd();
+        // SAFETY: fcntl on a descriptor we own.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if flags < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// One packet, or WouldBlock.
+    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: reads at most buf.len() bytes into buf.
+        let n = unsafe { libc::read(self.raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
+    pub(crate) fn send(&self, packet: &[u8]) -> io::Result<usize> {
+        // SAFETY: writes packet.len() bytes from packet.
+        let n = unsafe { libc::write(self.raw_fd(), packet.as_ptr().cast(), packet.len()) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+}
