@@ -6,7 +6,7 @@ mod harness;
 
 use harness::*;
 use tunstack::tcp::TcpConfig;
-use tunstack::tcp::congestion::{self, CongestionControl};
+use tunstack::tcp::congestion;
 use tunstack::tcp::seq::SeqNum;
 use tunstack::time::Instant;
 

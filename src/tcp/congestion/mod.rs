@@ -12,7 +12,8 @@ pub mod none;
 use super::seq::SeqNum;
 use crate::time::Instant;
 
-pub trait CongestionControl: core::fmt::Debug {
+/// `Send` because the runtime moves the whole stack into its driver thread.
+pub trait CongestionControl: core::fmt::Debug + Send {
     fn name(&self) -> &'static str;
     /// `cwnd`, bytes.
     fn window(&self) -> u32;
