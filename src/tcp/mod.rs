@@ -8,6 +8,7 @@
 //! Reading order: `seq` → `segment` → `state` → `isn` → `rtt` → `send_buffer` → `reassembly` →
 //! `congestion` → `timer` → `connection` → `listener` → this file. See docs/tcp.md.
 
+mod config;
 pub mod congestion;
 pub mod connection;
 pub mod isn;
@@ -19,6 +20,9 @@ pub mod send_buffer;
 pub mod seq;
 pub mod state;
 pub mod timer;
+mod user;
+
+pub use config::{TcpConfig, TcpInfo, TcpStats};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -26,7 +30,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::rng::Rng;
 use crate::socket::{SocketError, SocketEvent, TcpHandle};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 use connection::Connection;
 use isn::IsnGenerator;
 use listener::Listener;
@@ -34,137 +38,10 @@ use segment::{ACK, Header, ParseError, RST, SYN, Segment, fill_checksum};
 use seq::SeqNum;
 use state::State;
 
-/// Tunables of the TCP engine. Defaults follow the RFCs; labs change them.
-#[derive(Clone, Debug)]
-pub struct TcpConfig {
-    /// Send and receive buffer size per connection, bytes.
-    pub send_buffer: usize,
-    pub recv_buffer: usize,
-    /// TIME-WAIT lasts 2×MSL (RFC 9293 §3.4.2: MSL = 2 minutes; labs shorten it).
-    pub msl: Duration,
-    /// Initial RTO (RFC 6298 §2.1: 1 s), and the bounds on RTO.
-    pub initial_rto: Duration,
-    pub min_rto: Duration,
-    pub max_rto: Duration,
-    /// Give up and abort with TimedOut after this many retransmissions of one segment.
-    pub max_retries: u32,
-    /// Delayed-ACK timer (RFC 9293 §3.8.6.3: < 0.5 s); zero disables delayed ACKs.
-    pub delayed_ack: Duration,
-    /// Keep-alive idle time (RFC 1122 §4.2.3.6); `None` = off (the default).
-    pub keepalive: Option<Duration>,
-    /// SYN queue and accept queue bound per listener.
-    pub backlog: usize,
-    /// Upper bound on connections (all states) in this layer.
-    pub max_connections: usize,
-    /// Negotiate window scaling / timestamps / SACK-permitted.
-    pub window_scaling: bool,
-    pub timestamps: bool,
-    pub sack: bool,
-    /// Congestion control algorithm name ("newreno", "reno", "none").
-    pub cc: String,
-    /// SYN (and SYN,ACK) retransmissions before giving up with TimedOut.
-    pub max_syn_retries: u32,
-    /// An orphaned FIN-WAIT-2 (closed by the application) is dropped after this long.
-    pub fin_timeout: Duration,
-    /// Keep-alive probe interval and count before the connection is declared dead.
-    pub keepalive_interval: Duration,
-    pub keepalive_probes: u32,
-    /// Out-of-order pieces held per connection (bytes are bounded by the receive window).
-    pub reassembly_max_segments: usize,
-    /// Challenge ACKs per connection per second (RFC 5961 §7).
-    pub challenge_ack_limit: u32,
-}
-
-impl Default for TcpConfig {
-    fn default() -> Self {
-        TcpConfig {
-            send_buffer: 256 * 1024,
-            recv_buffer: 256 * 1024,
-            msl: Duration::from_secs(120),
-            initial_rto: Duration::from_secs(1),
-            min_rto: Duration::from_millis(200),
-            max_rto: Duration::from_secs(60),
-            max_retries: 15,
-            delayed_ack: Duration::from_millis(40),
-            keepalive: None,
-            backlog: 128,
-            max_connections: 65536,
-            window_scaling: true,
-            timestamps: true,
-            sack: true,
-            cc: "newreno".to_string(),
-            max_syn_retries: 6,
-            fin_timeout: Duration::from_secs(60),
-            keepalive_interval: Duration::from_secs(75),
-            keepalive_probes: 9,
-            reassembly_max_segments: 256,
-            challenge_ack_limit: 10,
-        }
-    }
-}
-
 /// Which direction(s) `shutdown` closes (as `std::net::Shutdown`).
 pub use std::net::Shutdown;
 
-/// A snapshot of one connection, for `--stats` and tests.
-#[derive(Clone, Debug, Default)]
-pub struct TcpInfo {
-    pub local: Option<SocketAddrV4>,
-    pub remote: Option<SocketAddrV4>,
-    /// RFC 9293 state name, e.g. "ESTABLISHED".
-    pub state: &'static str,
-    pub bytes_sent: u64,
-    pub bytes_received: u64,
-    pub retransmits: u64,
-    pub srtt: Option<Duration>,
-    pub rto: Duration,
-    pub cwnd: u32,
-    pub ssthresh: u32,
-    pub snd_wnd: u32,
-    pub rcv_wnd: u32,
-}
-
-/// Counters of the TCP layer: every dropped segment is counted under a reason.
-#[derive(Clone, Debug, Default)]
-pub struct TcpStats {
-    pub segments_in: u64,
-    pub segments_out: u64,
-    pub retransmits: u64,
-    pub drop_bad_checksum: u64,
-    pub drop_malformed: u64,
-    pub rst_sent: u64,
-    pub connections_opened: u64,
-    /// Segments outside the receive window (§3.10.7.4 first check).
-    pub drop_out_of_window: u64,
-    /// Old duplicates rejected by PAWS (RFC 7323 §5).
-    pub drop_paws: u64,
-    /// ACKs of data never sent, or too old (RFC 5961 §5).
-    pub drop_bad_ack: u64,
-    /// Data that arrived after close (answered with RST, RFC 1122 §4.2.2.13).
-    pub drop_after_close: u64,
-    /// Out-of-order data dropped because the reassembly bound was hit.
-    pub drop_reassembly_full: u64,
-    /// SYNs dropped because a listener's backlog was full.
-    pub listen_overflows: u64,
-    /// SYNs / connects refused because `max_connections` was reached.
-    pub connection_limit: u64,
-    pub rst_received: u64,
-    /// RFC 5961 challenge ACKs sent, and those suppressed by the rate limit.
-    pub challenge_acks: u64,
-    pub challenge_ack_limited: u64,
-    /// Fast retransmissions (RFC 5681 §3.2, RFC 6582 partial ACKs).
-    pub retransmits_fast: u64,
-    pub rto_expirations: u64,
-    /// Connections that gave up (retransmission, SYN or keep-alive timeout).
-    pub timeouts: u64,
-    pub window_probes: u64,
-    pub keepalive_probes: u64,
-    /// ICMP errors matched to a connection / ignored.
-    pub icmp_errors: u64,
-    pub icmp_ignored: u64,
-}
-
-enum Socket {
+pub(crate) enum Socket {
     Listener(Listener),
     Conn(Box<Connection>),
 }
@@ -645,221 +522,5 @@ impl TcpLayer {
             }
         }
         None
-    }
-}
-
-/// The application side (RFC 9293 §3.10.1-§3.10.6 user calls).
-impl TcpLayer {
-    pub fn listen(&mut self, local: SocketAddrV4) -> Result<TcpHandle, SocketError> {
-        if local.port() == 0 {
-            return Err(SocketError::InvalidInput);
-        }
-        if self.listeners.contains_key(&local) {
-            return Err(SocketError::AddrInUse);
-        }
-        let h = self.insert(Socket::Listener(Listener::new(local, self.cfg.backlog)));
-        self.listeners.insert(local, h);
-        Ok(TcpHandle(h))
-    }
-
-    /// A connection that completed its handshake on `listener`, if any.
-    pub fn accept(&mut self, listener: TcpHandle) -> Result<TcpHandle, SocketError> {
-        match self.sockets.get_mut(&listener.0) {
-            Some(Socket::Listener(l)) => l.accept_queue.pop_front().ok_or(SocketError::WouldBlock),
-            Some(Socket::Conn(_)) => Err(SocketError::InvalidInput),
-            None => Err(SocketError::InvalidHandle),
-        }
-    }
-
-    /// Active open. `local` port 0 picks an ephemeral port.
-    pub fn connect(
-        &mut self,
-        now: Instant,
-        local: SocketAddrV4,
-        remote: SocketAddrV4,
-    ) -> Result<TcpHandle, SocketError> {
-        if remote.port() == 0 || remote.ip().is_unspecified() || local.ip().is_unspecified() {
-            return Err(SocketError::AddrNotAvailable);
-        }
-        if self.n_conns >= self.cfg.max_connections {
-            self.stats.connection_limit += 1;
-            return Err(SocketError::NoBufferSpace);
-        }
-        let port = match local.port() {
-            0 => self
-                .ephemeral_port(*local.ip(), remote)
-                .ok_or(SocketError::AddrInUse)?,
-            p => p,
-        };
-        let local = SocketAddrV4::new(*local.ip(), port);
-        if self.tuples.contains_key(&(local, remote)) {
-            return Err(SocketError::AddrInUse);
-        }
-        let iss = self.isn.isn(now, local, remote);
-        let ts = self.isn.ts_offset(local, remote);
-        let c = Connection::new_active(&self.cfg, local, remote, iss, ts, self.our_mss);
-        let h = self.insert(Socket::Conn(Box::new(c)));
-        self.tuples.insert((local, remote), h);
-        self.n_conns += 1;
-        self.stats.connections_opened += 1;
-        self.settle(h, now);
-        self.mark_dirty(h);
-        Ok(TcpHandle(h))
-    }
-
-    /// Queue bytes to send. Returns how many were taken (0 < n ≤ data.len()), or WouldBlock when
-    /// the send buffer is full.
-    pub fn send(&mut self, now: Instant, h: TcpHandle, data: &[u8]) -> Result<usize, SocketError> {
-        self.with_conn(now, h, |c| c.send(data))?
-    }
-
-    /// Read received bytes. Ok(0) = the peer closed (FIN) and all data was read; WouldBlock = none yet.
-    pub fn recv(
-        &mut self,
-        now: Instant,
-        h: TcpHandle,
-        buf: &mut [u8],
-    ) -> Result<usize, SocketError> {
-        self.with_conn(now, h, |c| c.recv(buf))?
-    }
-
-    pub fn shutdown(
-        &mut self,
-        now: Instant,
-        h: TcpHandle,
-        how: Shutdown,
-    ) -> Result<(), SocketError> {
-        self.with_conn(now, h, |c| {
-            if matches!(how, Shutdown::Read | Shutdown::Both) {
-                c.shutdown_read();
-            }
-            if matches!(how, Shutdown::Write | Shutdown::Both) {
-                c.shutdown_write();
-            }
-        })
-    }
-
-    /// Graceful close; the handle is released and the layer finishes the close in the background.
-    pub fn close(&mut self, now: Instant, h: TcpHandle) {
-        match self.sockets.get_mut(&h.0) {
-            Some(Socket::Listener(l)) => {
-                let local = l.local;
-                let pending: Vec<TcpHandle> = l.accept_queue.drain(..).collect();
-                self.sockets.remove(&h.0);
-                self.listeners.remove(&local);
-                for p in pending {
-                    if let Some(Socket::Conn(c)) = self.sockets.get_mut(&p.0) {
-                        c.orphan = true;
-                        c.abort("listener closed");
-                    }
-                    self.settle(p.0, now);
-                }
-            }
-            Some(Socket::Conn(c)) if !c.orphan => {
-                c.close(now);
-                self.event_set.remove(&h.0);
-                self.settle(h.0, now);
-                self.mark_dirty(h.0);
-            }
-            _ => {}
-        }
-    }
-
-    /// Send RST and release the handle.
-    pub fn abort(&mut self, now: Instant, h: TcpHandle) {
-        match self.sockets.get(&h.0) {
-            Some(Socket::Listener(_)) => self.close(now, h),
-            Some(Socket::Conn(c)) if !c.orphan => {
-                if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h.0) {
-                    c.orphan = true;
-                    c.abort("abort");
-                }
-                self.settle(h.0, now);
-                self.mark_dirty(h.0);
-            }
-            _ => {}
-        }
-    }
-
-    pub fn set_nodelay(&mut self, h: TcpHandle, nodelay: bool) -> Result<(), SocketError> {
-        self.conn_mut(h)?.set_nodelay(nodelay);
-        self.mark_dirty(h.0);
-        Ok(())
-    }
-
-    /// Ok(()) once established; WouldBlock while the handshake is in progress; the error that
-    /// ended the connection otherwise (ConnectionRefused, TimedOut, ConnectionReset, ...).
-    pub fn connect_status(&self, h: TcpHandle) -> Result<(), SocketError> {
-        let c = self.conn(h)?;
-        if let Some(e) = c.error {
-            return Err(e);
-        }
-        match c.state {
-            State::SynSent | State::SynReceived => Err(SocketError::WouldBlock),
-            _ => Ok(()),
-        }
-    }
-
-    /// Bytes that `send` would accept now.
-    pub fn send_capacity(&self, h: TcpHandle) -> Result<usize, SocketError> {
-        Ok(self.conn(h)?.send_capacity())
-    }
-
-    /// The pending error of a connection, cleared by reading it (`take_error`).
-    pub fn take_error(&mut self, h: TcpHandle) -> Option<SocketError> {
-        self.conn_mut(h).ok()?.pending_error.take()
-    }
-
-    pub fn local_addr(&self, h: TcpHandle) -> Result<SocketAddrV4, SocketError> {
-        match self.sockets.get(&h.0) {
-            Some(Socket::Listener(l)) => Ok(l.local),
-            _ => Ok(self.conn(h)?.local),
-        }
-    }
-
-    pub fn peer_addr(&self, h: TcpHandle) -> Result<SocketAddrV4, SocketError> {
-        Ok(self.conn(h)?.remote)
-    }
-
-    pub fn info(&self, h: TcpHandle) -> Option<TcpInfo> {
-        match self.sockets.get(&h.0)? {
-            Socket::Conn(c) => Some(c.info()),
-            Socket::Listener(l) => Some(TcpInfo {
-                local: Some(l.local),
-                state: State::Listen.name(),
-                ..Default::default()
-            }),
-        }
-    }
-
-    /// The connection behind a handle (tests and tools inspect the TCB).
-    pub fn connection(&self, h: TcpHandle) -> Option<&Connection> {
-        match self.sockets.get(&h.0)? {
-            Socket::Conn(c) => Some(c),
-            Socket::Listener(_) => None,
-        }
-    }
-
-    /// Every live connection (for `--stats`).
-    pub fn connections(&self) -> Vec<TcpInfo> {
-        let mut v: Vec<(u32, TcpInfo)> = self
-            .sockets
-            .iter()
-            .filter_map(|(h, s)| match s {
-                Socket::Conn(c) => Some((*h, c.info())),
-                Socket::Listener(_) => None,
-            })
-            .collect();
-        v.sort_by_key(|(h, _)| *h);
-        v.into_iter().map(|(_, i)| i).collect()
-    }
-
-    /// Number of connections in the table (all states, including orphaned ones).
-    pub fn connection_count(&self) -> usize {
-        self.n_conns
-    }
-
-    pub fn stats(&self) -> &TcpStats {
-        &self.stats
     }
 }
