@@ -7,7 +7,7 @@ use std::collections::BinaryHeap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use tunstack::rng::Rng;
-use tunstack::tcp::{Shutdown, TcpConfig, TcpLayer};
+use tunstack::tcp::{Shutdown, TcpConfig, TcpLayer, TcpStats};
 use tunstack::time::{Duration, Instant};
 use tunstack::{SocketError, TcpHandle};
 
@@ -25,6 +25,10 @@ struct LinkCfg {
 
 /// One end's application: write `out`, then shutdown(Write); read until EOF; then close.
 struct App {
+    /// Read at most this many bytes per wake-up, waking every `pace` (a slow reader fills the
+    /// receive window and exercises zero windows, probes and window updates).
+    pace: Option<(usize, Duration)>,
+    next_read: Instant,
     out: Vec<u8>,
     sent: usize,
     got: Vec<u8>,
@@ -37,6 +41,8 @@ struct App {
 impl App {
     fn new(out: Vec<u8>) -> Self {
         App {
+            pace: None,
+            next_read: Instant::ZERO,
             out,
             sent: 0,
             got: Vec::new(),
@@ -71,14 +77,28 @@ impl App {
             progress = true;
         }
         let mut buf = [0u8; 16384];
+        let mut budget = usize::MAX;
+        if let Some((chunk, every)) = self.pace {
+            if now < self.next_read {
+                budget = 0;
+            } else {
+                budget = chunk;
+                self.next_read = now + every;
+            }
+        }
         while !self.eof {
-            match tcp.recv(now, h, &mut buf) {
+            let n = buf.len().min(budget.max(1));
+            if budget == 0 {
+                break;
+            }
+            match tcp.recv(now, h, &mut buf[..n]) {
                 Ok(0) => {
                     self.eof = true;
                     progress = true;
                 }
                 Ok(n) => {
                     self.got.extend_from_slice(&buf[..n]);
+                    budget = budget.saturating_sub(n);
                     progress = true;
                 }
                 Err(SocketError::WouldBlock) => break,
@@ -128,11 +148,42 @@ fn config() -> TcpConfig {
     }
 }
 
-/// Run one transfer; returns the virtual time it took.
-fn run(seed: u64, a_bytes: usize, b_bytes: usize, link: LinkCfg) -> Result<Instant, String> {
+/// The seed also picks the variant: options on/off, buffer sizes, congestion control, delayed
+/// ACKs, a slow reader.
+fn variant(seed: u64) -> (TcpConfig, TcpConfig, Option<(usize, Duration)>) {
+    let mut c = config();
+    if seed % 5 == 0 {
+        c.timestamps = false;
+        c.sack = false;
+    }
+    if seed % 7 == 0 {
+        c.window_scaling = false;
+    }
+    c.cc = match seed % 13 {
+        0 => "none".into(),
+        1 | 4 | 7 => "reno".into(),
+        _ => "newreno".into(),
+    };
+    if seed % 4 == 1 {
+        c.delayed_ack = Duration::ZERO;
+    }
+    let mut b = c.clone();
+    b.recv_buffer = [4096, 16384, 65536, 200_000][(seed / 4 % 4) as usize];
+    let pace = (seed % 3 == 2).then_some((3000, Duration::from_millis(5)));
+    (c, b, pace)
+}
+
+/// Run one transfer; returns the virtual time it took and both layers' counters.
+fn run(
+    seed: u64,
+    a_bytes: usize,
+    b_bytes: usize,
+    link: LinkCfg,
+) -> Result<(Instant, [TcpStats; 2]), String> {
     let mut rng = Rng::new(seed);
-    let mut a = TcpLayer::new(config(), [1; 16], seed);
-    let mut b = TcpLayer::new(config(), [2; 16], seed ^ 0xabcdef);
+    let (cfg_a, cfg_b, pace) = variant(seed);
+    let mut a = TcpLayer::new(cfg_a, [1; 16], seed);
+    let mut b = TcpLayer::new(cfg_b, [2; 16], seed ^ 0xabcdef);
     a.set_mtu(1500);
     b.set_mtu(1500);
     let mut data_a = vec![0u8; a_bytes];
@@ -141,6 +192,7 @@ fn run(seed: u64, a_bytes: usize, b_bytes: usize, link: LinkCfg) -> Result<Insta
     rng.fill(&mut data_b);
     let mut app_a = App::new(data_a.clone());
     let mut app_b = App::new(data_b.clone());
+    app_b.pace = pace;
     let mut now = Instant::ZERO;
     let listener = b
         .listen(SocketAddrV4::new(B_IP, 80))
@@ -207,10 +259,14 @@ fn run(seed: u64, a_bytes: usize, b_bytes: usize, link: LinkCfg) -> Result<Insta
         if done && a.connection_count() == 0 && b.connection_count() == 0 {
             break;
         }
+        // The slow reader's next wake-up is an event too.
+        let reader =
+            (app_b.pace.is_some() && !app_b.eof && app_b.h.is_some()).then_some(app_b.next_read);
         let next = [
             wire.peek().map(|p| p.0.at),
             a.poll_timeout(),
             b.poll_timeout(),
+            reader,
         ]
         .into_iter()
         .flatten()
@@ -219,8 +275,14 @@ fn run(seed: u64, a_bytes: usize, b_bytes: usize, link: LinkCfg) -> Result<Insta
             Some(t) if t <= limit => now = now.max(t),
             Some(_) => return Err(format!("time limit reached at {now:?}")),
             None => {
+                let bq = app_b
+                    .h
+                    .and_then(|h| b.connection(h))
+                    .map(|c| c.recv_queued());
                 return Err(format!(
-                    "stuck at {now:?}: a={:?} b={:?} sent {}/{} got {}/{}",
+                    "stuck at {now:?}: b eof {} closed {} queued {bq:?}; a={:?} b={:?} sent {}/{} got {}/{}",
+                    app_b.eof,
+                    app_b.closed,
                     app_a.h.and_then(|h| a.info(h)).map(|i| i.state),
                     app_b.h.and_then(|h| b.info(h)).map(|i| i.state),
                     app_a.sent,
@@ -245,11 +307,13 @@ fn run(seed: u64, a_bytes: usize, b_bytes: usize, link: LinkCfg) -> Result<Insta
             b_bytes
         ));
     }
-    Ok(now)
+    Ok((now, [a.stats().clone(), b.stats().clone()]))
 }
 
-fn sweep(seeds: std::ops::Range<u64>, size: impl Fn(u64) -> (usize, usize)) {
+/// Runs the seeds; returns the summed counters of all runs.
+fn sweep(seeds: std::ops::Range<u64>, size: impl Fn(u64) -> (usize, usize)) -> TcpStats {
     let mut failures = Vec::new();
+    let mut sum = TcpStats::default();
     for seed in seeds {
         let loss = (seed % 11) as f64 / 100.0; // 0 % .. 10 %
         let link = LinkCfg {
@@ -260,8 +324,18 @@ fn sweep(seeds: std::ops::Range<u64>, size: impl Fn(u64) -> (usize, usize)) {
             jitter_ms: if seed % 2 == 0 { 4 } else { 0 },
         };
         let (x, y) = size(seed);
-        if let Err(e) = run(seed, x, y, link) {
-            failures.push(format!("seed {seed} (loss {loss}, {x}/{y} bytes): {e}"));
+        match run(seed, x, y, link) {
+            Ok((_, stats)) => {
+                for st in stats {
+                    sum.retransmits += st.retransmits;
+                    sum.retransmits_fast += st.retransmits_fast;
+                    sum.rto_expirations += st.rto_expirations;
+                    sum.window_probes += st.window_probes;
+                    sum.drop_bad_checksum += st.drop_bad_checksum;
+                    sum.drop_out_of_window += st.drop_out_of_window;
+                }
+            }
+            Err(e) => failures.push(format!("seed {seed} (loss {loss}, {x}/{y} bytes): {e}")),
         }
     }
     assert!(
@@ -270,6 +344,7 @@ fn sweep(seeds: std::ops::Range<u64>, size: impl Fn(u64) -> (usize, usize)) {
         failures.len(),
         failures.join("\n")
     );
+    sum
 }
 
 #[test]
@@ -282,40 +357,50 @@ fn debug_one_seed() {
         return;
     };
     let _ = env_logger::builder().is_test(true).try_init();
-    sweep(seed..seed + 1, |s| {
-        (20_000 + s as usize * 37, 5_000 + s as usize * 11)
+    // TCP_BIG=1: the release sizes of the 200-seed sweep.
+    let big = std::env::var("TCP_BIG").is_ok();
+    let _ = sweep(seed..seed + 1, |s| {
+        if big {
+            (1_000_000, 250_000 + (s as usize % 7) * 10_000)
+        } else {
+            (20_000 + s as usize * 37, 5_000 + s as usize * 11)
+        }
     });
 }
 
 #[test]
 fn lossless_transfer_is_byte_exact_and_closes() {
-    let t = run(
-        7,
-        300_000,
-        100_000,
-        LinkCfg {
-            loss: 0.0,
-            dup: 0.0,
-            corrupt: 0.0,
-            delay_ms: 10,
-            jitter_ms: 0,
-        },
-    )
-    .unwrap();
+    let link = LinkCfg {
+        loss: 0.0,
+        dup: 0.0,
+        corrupt: 0.0,
+        delay_ms: 10,
+        jitter_ms: 0,
+    };
+    let (t, stats) = run(7, 300_000, 100_000, link).unwrap();
     assert!(t < Instant::from_secs(10), "took {t:?}");
+    assert_eq!(stats[0].retransmits + stats[1].retransmits, 0);
 }
 
 #[test]
 fn two_hundred_seeds_with_loss_reorder_duplication_and_corruption() {
-    // Release: 1 MB one way, a quarter back; debug: small transfers, same seeds.
+    // Release: 1 MB one way, about a quarter back; debug: small transfers, same seeds.
     let big = !cfg!(debug_assertions);
-    sweep(0..200, |seed| {
+    let sum = sweep(0..200, |seed| {
         if big {
             (1_000_000, 250_000 + (seed as usize % 7) * 10_000)
         } else {
             (20_000 + seed as usize * 37, 5_000 + seed as usize * 11)
         }
     });
+    // The sweep really exercised loss recovery, corruption and flow control.
+    eprintln!("{sum:?}");
+    assert!(
+        sum.retransmits_fast > 0 && sum.rto_expirations > 0,
+        "{sum:?}"
+    );
+    assert!(sum.drop_bad_checksum > 0, "{sum:?}");
+    assert!(sum.window_probes > 0, "{sum:?}");
 }
 
 #[test]
@@ -325,5 +410,5 @@ fn ten_megabytes_each_way_under_loss() {
     } else {
         10_000_000
     };
-    sweep(1000..1002, |_| (size, size));
+    let _ = sweep(1000..1002, |_| (size, size));
 }
