@@ -152,11 +152,11 @@ fn config() -> TcpConfig {
 /// ACKs, a slow reader.
 fn variant(seed: u64) -> (TcpConfig, TcpConfig, Option<(usize, Duration)>) {
     let mut c = config();
-    if seed % 5 == 0 {
+    if seed.is_multiple_of(5) {
         c.timestamps = false;
         c.sack = false;
     }
-    if seed % 7 == 0 {
+    if seed.is_multiple_of(7) {
         c.window_scaling = false;
     }
     c.cc = match seed % 13 {
