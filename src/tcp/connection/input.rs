@@ -201,13 +201,17 @@ impl Connection {
 
         // Seventh: segment text.
         if !payload.is_empty() && self.state.can_receive_data() {
-            if self.orphan || self.read_shut {
+            if self.orphan {
                 // RFC 1122 §4.2.2.13: data after CLOSE cannot be delivered: RST shows it was lost.
                 stats.drop_after_close += 1;
                 self.abort("data after close");
                 return;
             }
             self.take_text(now, seq, payload, stats);
+            if self.read_shut {
+                // shutdown(Read): acknowledged and discarded, as Linux does.
+                self.rcv_buf.clear();
+            }
         }
 
         // Eighth: FIN (only once every byte before it has arrived).
