@@ -209,7 +209,9 @@ fn shutdown_read_discards_incoming_data_without_reset() {
     // shutdown(Read) (not in RFC 9293): data is acknowledged and dropped; recv() returns EOF.
     let mut t = Scenario::established();
     let h = t.handle();
-    t.tcp.shutdown(t.now, h, tunstack::tcp::Shutdown::Read).unwrap();
+    t.tcp
+        .shutdown(t.now, h, tunstack::tcp::Shutdown::Read)
+        .unwrap();
     t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1).payload(b"ignored"));
     t.expect_tx(seg().ack(IRS + 8));
     assert_eq!(t.app_read().unwrap(), b"");

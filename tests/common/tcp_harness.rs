@@ -6,6 +6,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use tunstack::capture::{Capture, Direction};
 use tunstack::tcp::segment::{
     ACK, FIN, Header, PSH, RST, SYN, Segment, TcpOptions, fill_checksum, flag_str,
 };
@@ -163,6 +164,8 @@ pub fn show(s: &Segment<'_>) -> String {
 pub struct Scenario {
     pub tcp: TcpLayer,
     pub now: Instant,
+    /// Every segment both ways, as IPv4 packets, for `target/scenarios/<test>.pcapng`.
+    trace: Vec<(u64, Direction, Vec<u8>)>,
     /// The connection under test (accepted or connected).
     pub h: Option<TcpHandle>,
     pub listener: Option<TcpHandle>,
@@ -178,6 +181,7 @@ impl Scenario {
         Scenario {
             tcp,
             now: Instant::ZERO,
+            trace: Vec::new(),
             h: None,
             listener: None,
             log: Vec::new(),
@@ -255,6 +259,9 @@ impl Scenario {
             Err(e) => format!("malformed ({e:?})"),
         };
         self.log.push(format!("{:?} peer > us: {line}", self.now));
+        let pkt = ipv4_wrap(PEER_IP, US_IP, bytes);
+        self.trace
+            .push((self.now.total_micros(), Direction::In, pkt));
         self.tcp.handle_segment(self.now, PEER_IP, US_IP, bytes);
         self
     }
@@ -264,6 +271,9 @@ impl Scenario {
         let mut buf = vec![0u8; 1480];
         let (src, dst, n) = self.tcp.poll_transmit(self.now, &mut buf)?;
         let p = Segment::parse_checked(src, dst, &buf[..n]).expect("we send valid segments");
+        let pkt = ipv4_wrap(src, dst, &buf[..n]);
+        self.trace
+            .push((self.now.total_micros(), Direction::Out, pkt));
         self.log
             .push(format!("{:?} us > peer: {}", self.now, show(&p)));
         Some(Sent {
@@ -395,6 +405,39 @@ impl Scenario {
 
     pub fn conn(&self) -> &tunstack::tcp::connection::Connection {
         self.tcp.connection(self.handle()).expect("connection")
+    }
+}
+
+/// A 20-byte IPv4 header in front of a segment, for the capture file.
+fn ipv4_wrap(src: Ipv4Addr, dst: Ipv4Addr, seg: &[u8]) -> Vec<u8> {
+    let total = (20 + seg.len()) as u16;
+    let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0];
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    let c = tunstack::wire::checksum::checksum(&p);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p.extend_from_slice(seg);
+    p
+}
+
+impl Drop for Scenario {
+    /// Write the scenario's packets to `target/scenarios/<test name>.pcapng` (virtual time).
+    fn drop(&mut self) {
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("scenario")
+            .replace("::", "-");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/scenarios");
+        if std::fs::create_dir_all(&dir).is_err() {
+            return;
+        }
+        if let Ok(mut cap) = Capture::create(&dir.join(format!("{name}.pcapng")), 1 << 20) {
+            for (t, d, p) in &self.trace {
+                let _ = cap.write(*t, *d, p);
+            }
+            let _ = cap.flush();
+        }
     }
 }
 
