@@ -335,6 +335,7 @@ impl TcpLayer {
                 && let Some(n) = c.poll_transmit(now, buf, &mut self.stats)
             {
                 self.stats.segments_out += 1;
+                c.update_timers(now);
                 let addrs = (*c.local.ip(), *c.remote.ip());
                 if c.is_closed() && c.orphan && !c.poll_pending() {
                     self.remove(h); // its last segment (a RST) is out
