@@ -454,3 +454,100 @@ except ConnectionRefusedError:
 except Exception as e:
     print('error', repr(e))
 "#;
+
+/// Start our stack in this process, inside `ns`: a short-lived thread joins the namespace with
+/// setns(2) (which affects only that thread), opens the TUN device there and starts the
+/// runtime, whose driver thread inherits the namespace. The calling thread stays where it was.
+pub fn start_runtime_in(ns: &Netns, seed: u64) -> tunstack::runtime::Runtime {
+    use std::os::fd::AsRawFd;
+    use tunstack::runtime::{Link, Runtime, RuntimeConfig, TunDevice, TunOptions};
+    let path = format!("/var/run/netns/{}", ns.name);
+    std::thread::spawn(move || -> std::io::Result<Runtime> {
+        let f = fs::File::open(&path)?;
+        // SAFETY: setns(2) on an open namespace fd; it changes only this thread's namespace.
+        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let dev = TunDevice::open(&TunOptions {
+            name: "tunstack0".into(),
+            host_addr: KERNEL_ADDR.parse().expect("addr"),
+            prefix_len: 24,
+            mtu: 1500,
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let cfg = RuntimeConfig {
+            stack: tunstack::StackConfig {
+                addr: STACK_ADDR.parse().expect("addr"),
+                seed,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Runtime::start(Link::Tun(dev), cfg)
+    })
+    .join()
+    .expect("the setns thread panicked")
+    .expect("start the runtime inside the namespace")
+}
+
+/// Run `f` on a new thread; its result, or `None` if it takes longer than `timeout` (the
+/// thread is left behind; shutting the runtime down unblocks it).
+pub fn with_timeout<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(timeout).ok()
+}
+
+/// Python: connect to HOST PORT, send "ping\n", then read until the connection ends; prints
+/// `reset` (ECONNRESET), `eof` (a FIN), or `timeout`, after the bytes it read.
+pub const PY_RESET_CLIENT: &str = r#"
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(b'ping\n')
+got = b''
+try:
+    while True:
+        b = s.recv(4096)
+        if not b:
+            print('read', len(got)); print('eof'); break
+        got += b
+except ConnectionResetError:
+    print('read', len(got)); print('reset')
+except socket.timeout:
+    print('read', len(got)); print('timeout')
+"#;
+
+/// Python: listen on 0.0.0.0:PORT, touch READY, accept one connection, read "hello", answer
+/// "ok", then read until the connection ends; prints `reset`, `eof` or `timeout`.
+pub const PY_RESET_SERVER: &str = r#"
+import socket, sys
+port, ready = int(sys.argv[1]), sys.argv[2]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('0.0.0.0', port))
+ls.listen(1)
+open(ready, 'w').close()
+s, peer = ls.accept()
+s.settimeout(20)
+got = b''
+while not got.endswith(b'hello'):
+    b = s.recv(100)
+    if not b:
+        print('eof before hello'); sys.exit(1)
+    got += b
+s.sendall(b'ok')
+try:
+    while True:
+        b = s.recv(4096)
+        if not b:
+            print('eof'); break
+except ConnectionResetError:
+    print('reset')
+except socket.timeout:
+    print('timeout')
+"#;
