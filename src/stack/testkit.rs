@@ -9,6 +9,7 @@ use super::{Stack, StackConfig};
 use crate::time::{Duration, Instant};
 use crate::wire::icmpv4;
 use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_ICMP, PROTO_UDP};
+use crate::wire::pretty;
 use crate::wire::udp;
 
 /// The kernel side of the default TUN (RFC 2544 benchmark range).
@@ -19,6 +20,8 @@ pub struct Scenario {
     pub now: Instant,
     pub peer: Ipv4Addr,
     next_id: u16,
+    /// Every packet in and out, tcpdump style, for failure messages (`trace()`).
+    log: Vec<String>,
 }
 
 impl Default for Scenario {
@@ -42,6 +45,7 @@ impl Scenario {
             now: Instant::from_secs(1),
             peer: PEER,
             next_id: 1000,
+            log: Vec::new(),
         }
     }
 
@@ -69,16 +73,33 @@ impl Scenario {
         self.ip(PROTO_UDP).build(&d)
     }
 
+    fn note(&mut self, dir: &str, packet: &[u8]) {
+        let t = self.now.total_micros();
+        let line = format!(
+            "{:>4}.{:06} {dir} {}",
+            t / 1_000_000,
+            t % 1_000_000,
+            pretty::summary(packet)
+        );
+        self.log.push(line);
+    }
+
     pub fn peer_sends(&mut self, packet: &[u8]) -> &mut Self {
+        self.note("in ", packet);
         self.stack.handle_packet(self.now, packet);
         self
     }
 
     pub fn peer_sends_all(&mut self, packets: &[Vec<u8>]) -> &mut Self {
         for p in packets {
-            self.stack.handle_packet(self.now, p);
+            self.peer_sends(p);
         }
         self
+    }
+
+    /// The packet trace so far, one line per packet, with virtual timestamps.
+    pub fn trace(&self) -> String {
+        self.log.join("\n")
     }
 
     /// Move virtual time forward, firing due timers.
@@ -95,6 +116,7 @@ impl Scenario {
         let mut out = Vec::new();
         let mut buf = vec![0u8; self.stack.config().mtu.max(68)];
         while let Some(n) = self.stack.poll_transmit(self.now, &mut buf) {
+            self.note("out", &buf[..n]);
             out.push(buf[..n].to_vec());
             assert!(out.len() < 100_000, "poll_transmit never ends");
         }
@@ -105,7 +127,7 @@ impl Scenario {
     #[track_caller]
     pub fn expect_one(&mut self) -> Vec<u8> {
         let mut out = self.transmitted();
-        assert_eq!(out.len(), 1, "expected one packet, got {}", out.len());
+        assert_eq!(out.len(), 1, "expected one packet:\n{}", self.trace());
         out.remove(0)
     }
 
