@@ -16,7 +16,6 @@ fn pattern(n: usize, seed: u8) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "needs the IPv4 Stack and TCP engine from main"]
 fn echo_both_directions_with_half_close() {
     let p = Pair::new();
     let (na, nb) = p.nets();
@@ -64,7 +63,6 @@ fn echo_both_directions_with_half_close() {
 }
 
 #[test]
-#[ignore = "needs the IPv4 Stack and TCP engine from main"]
 fn refused_timeout_and_reset_map_to_io_errors() {
     let p = Pair::new();
     let (na, nb) = p.nets();
@@ -89,7 +87,6 @@ fn refused_timeout_and_reset_map_to_io_errors() {
 }
 
 #[test]
-#[ignore = "needs the IPv4 Stack and TCP engine from main"]
 fn many_connections_without_a_thread_each_in_the_stack() {
     let p = Pair::new();
     let (na, nb) = p.nets();
