@@ -93,7 +93,7 @@ fn ping_udp_echo_tcp_echo_and_http() {
     assert!(text(&o).contains("bytes=300000"), "{}", text(&o));
 
     let err = stop(ts);
-    assert!(err.contains("icmp_echo_replies: 3"), "{err}");
+    assert!(err.contains("icmp_echo_replies=3"), "{err}");
     let len = std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&pcap);
     assert!(len > 2_000_000, "capture too small: {len} bytes");
