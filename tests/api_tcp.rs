@@ -118,3 +118,40 @@ fn many_connections_without_a_thread_each_in_the_stack() {
         .expect("ok");
     assert!(live >= n, "only {live} connections listed");
 }
+
+/// More blocked calls than the driver's retry-everything safety net covers (64): each must be
+/// woken by its own socket's event.
+#[test]
+fn a_hundred_blocked_readers_each_wake_on_their_own_data() {
+    let p = Pair::new();
+    let (na, nb) = p.nets();
+    let n = 100;
+    let l = TcpListener::bind(&na, SocketAddrV4::new(A, 7)).expect("listen");
+    let mut clients = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..n {
+        clients.push(TcpStream::connect(&nb, SocketAddrV4::new(A, 7)).expect("connect"));
+        servers.push(l.accept().expect("accept").0);
+    }
+    let readers: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            std::thread::spawn(move || {
+                c.set_read_timeout(Some(Duration::from_secs(20)))
+                    .expect("timeout");
+                let mut b = [0u8; 8];
+                (&c).read_exact(&mut b).expect("read");
+                assert_eq!(u64::from_be_bytes(b), i as u64);
+            })
+        })
+        .collect();
+    // Let the readers park, then answer them in reverse order.
+    std::thread::sleep(Duration::from_millis(200));
+    for (i, s) in servers.iter().enumerate().rev() {
+        (&*s).write_all(&(i as u64).to_be_bytes()).expect("write");
+    }
+    for r in readers {
+        r.join().expect("reader");
+    }
+}

@@ -51,6 +51,19 @@ fn ping_udp_echo_tcp_echo_and_http() {
     let o = ns.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", "198.18.0.2"]);
     assert!(o.status.success(), "ping: {}", text(&o));
     assert!(text(&o).contains("3 received"), "{}", text(&o));
+    // The capture reaches the file while we run (flushed within about a second).
+    let mut live = 0;
+    for _ in 0..40 {
+        live = std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0);
+        if live > 6 * 84 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        live > 6 * 84,
+        "capture not flushed while running: {live} bytes"
+    );
 
     let o = ns.sh("echo hello-udp | timeout 5 socat -T2 - UDP:198.18.0.2:7");
     assert_eq!(
@@ -94,6 +107,7 @@ fn ping_udp_echo_tcp_echo_and_http() {
 
     let err = stop(ts);
     assert!(err.contains("icmp_echo_replies=3"), "{err}");
+    assert!(err.contains("packets recorded, 0 skipped"), "{err}");
     let len = std::fs::metadata(&pcap).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&pcap);
     assert!(len > 2_000_000, "capture too small: {len} bytes");

@@ -51,6 +51,9 @@ pub struct LinkStats {
     /// Writes that failed (e.g. the device queue was full); the packet is dropped.
     pub write_errors: u64,
     pub capture_errors: u64,
+    /// Packets recorded, and packets not recorded because `--pcap-max-bytes` was reached.
+    pub capture_packets: u64,
+    pub capture_skipped: u64,
 }
 
 /// What the driver saw, returned when it stops.
@@ -128,6 +131,13 @@ impl fmt::Display for Report {
             l.write_errors,
             l.capture_errors
         )?;
+        if l.capture_packets + l.capture_skipped > 0 {
+            writeln!(
+                f,
+                "capture: {} packets recorded, {} skipped (size limit)",
+                l.capture_packets, l.capture_skipped
+            )?;
+        }
         writeln!(
             f,
             "stack: {}",
