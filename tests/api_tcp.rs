@@ -84,6 +84,25 @@ fn refused_timeout_and_reset_map_to_io_errors() {
         .expect("timeout");
     let err = (&c).read(&mut buf).expect_err("reset");
     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+
+    // Linger 0: dropping resets; the default drop closes gracefully (the peer reads EOF).
+    let c2 = TcpStream::connect(&nb, SocketAddrV4::new(A, 80)).expect("connect");
+    let (s2, _) = l.accept().expect("accept");
+    s2.set_linger(Some(Duration::ZERO)).expect("linger");
+    drop(s2);
+    c2.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let err = (&c2).read(&mut buf).expect_err("reset");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    let c3 = TcpStream::connect(&nb, SocketAddrV4::new(A, 80)).expect("connect");
+    let (s3, _) = l.accept().expect("accept");
+    (&s3).write_all(b"bye").expect("write");
+    drop(s3);
+    c3.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    (&c3).read_to_end(&mut got).expect("graceful EOF");
+    assert_eq!(got, b"bye");
 }
 
 #[test]
