@@ -169,6 +169,21 @@ fn connect_copies_both_ways_and_reports_refusal() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("refused"), "{}", text(&o));
+
+    // Every SYN lost on the emulated link: the handshake times out.
+    let o = ns.exec(&[
+        tunstack_bin(),
+        "connect",
+        "198.18.0.1:9000",
+        "--tun",
+        "tsconn2",
+        "--loss",
+        "100%",
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("timed out"), "{}", text(&o));
 }
 
 /// `Child::wait_with_output` takes the child by value; `Proc` keeps it for its kill guard.
@@ -196,4 +211,49 @@ impl WaitRef for std::process::Child {
             stderr,
         }
     }
+}
+
+#[test]
+fn stats_lines_show_live_connections() {
+    let Some(mut ns) = Netns::new("svc-stats") else {
+        return;
+    };
+    if !have_tool("svc-stats", "socat") {
+        return;
+    }
+    let ts = up(&mut ns, &["--serve", "echo", "--stats=1"]);
+    // An echo connection that stays open (socat waits on its idle stdin).
+    let mut c = ns.command("socat");
+    c.args(["-T5", "-", "TCP:198.18.0.2:7"]);
+    let _client = ns.spawn(
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let mut line = None;
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        line = ts
+            .stderr()
+            .lines()
+            .find(|l| l.contains("198.18.0.2:7 -> 198.18.0.1:"))
+            .map(str::to_string);
+        if line.is_some() {
+            break;
+        }
+    }
+    let line = line.unwrap_or_else(|| panic!("no connection line: {}", ts.stderr()));
+    for field in [
+        "ESTABLISHED",
+        "sent=",
+        "recv=",
+        "srtt=",
+        "rto=",
+        "cwnd=",
+        "retrans=",
+    ] {
+        assert!(line.contains(field), "{field} missing in {line}");
+    }
+    let err = stop(ts);
+    assert!(err.contains("connections: 1"), "{err}");
 }
