@@ -3,6 +3,35 @@
 //! Every call is a small closure sent to the driver thread (over a channel, plus an eventfd
 //! wake-up); a call that cannot finish yet is parked there until its socket has an event or its
 //! timeout passes, so thousands of sockets need no thread inside the stack. Read next: `services`.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use tunstack::api::{TcpListener, TcpStream};
+//! use tunstack::runtime::{Link, Runtime, RuntimeConfig, TunDevice, TunOptions};
+//!
+//! let dev = TunDevice::open(&TunOptions {
+//!     name: "tunstack0".into(),
+//!     host_addr: "198.18.0.1".parse().unwrap(),
+//!     prefix_len: 24,
+//!     mtu: 1500,
+//! })?;
+//! let rt = Runtime::start(Link::Tun(dev), RuntimeConfig::default())?; // stack 198.18.0.2
+//! let net = rt.net();
+//! let listener = TcpListener::bind(&net, "198.18.0.2:8080")?;
+//! std::thread::spawn(move || {
+//!     for mut s in listener.incoming().flatten() {
+//!         let _ = s.write_all(b"hello from our TCP\n"); // dropped: FIN
+//!     }
+//! });
+//! let mut s = TcpStream::connect(&net, "198.18.0.1:9000")?; // a kernel-side listener
+//! let mut reply = String::new();
+//! s.read_to_string(&mut reply)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Timeouts behave as in `std` on Unix: a read or write that times out fails with
+//! `ErrorKind::WouldBlock`; `connect_timeout` fails with `TimedOut`. For tests without a TUN,
+//! `runtime::Link::pair()` joins two runtimes in one process.
 
 mod net;
 mod tcp;

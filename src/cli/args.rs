@@ -42,7 +42,7 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct TunArgs {
     /// TUN device name (created if missing; a persistent device is attached to).
-    #[arg(long = "tun", value_name = "NAME", default_value = "tunstack0")]
+    #[arg(long = "tun", value_name = "NAME", default_value = "tunstack0", value_parser = units::ifname)]
     pub tun: String,
     /// Our stack's address and prefix.
     #[arg(long, value_name = "CIDR", default_value = "198.18.0.2/24", value_parser = units::cidr)]

@@ -179,6 +179,15 @@ fn connect(a: ConnectArgs) -> ExitCode {
         Ok(None) => usage_error(format!("{}: no IPv4 address", a.target)),
         Err(e) => usage_error(format!("{}: {e} (expected HOST:PORT)", a.target)),
     };
+    if let SocketAddr::V4(t) = target
+        && !units::same_subnet(*t.ip(), a.tun.addr.0, a.tun.addr.1)
+    {
+        log::warn!(
+            "{target} is outside {}/{}: it only works if the kernel routes it",
+            a.tun.addr.0,
+            a.tun.addr.1
+        );
+    }
     let (rt, _name, _seed) = match bring_up(&a.tun, &a.emu, None) {
         Ok(x) => x,
         Err(code) => return code,
