@@ -16,7 +16,8 @@ use super::units;
     long_about = "A userspace TCP/IP stack (our own IPv4, ICMP, UDP and TCP) on a Linux TUN device.\n\
                   The kernel side of the device gets --host-addr; our stack answers on --addr.\n\
                   Needs CAP_NET_ADMIN (root, setcap, or a persistent device you own: see docs/cli.md).",
-    after_help = "Exit status: 0 ok, 1 runtime failure, 2 bad usage, 77 no privilege for the TUN device."
+    after_help = "Exit status: 0 ok, 1 runtime failure, 2 bad usage, 77 no privilege for the TUN device,\n\
+                  130 `connect` interrupted by SIGINT/SIGTERM."
 )]
 pub struct Cli {
     #[command(subcommand)]

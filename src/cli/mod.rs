@@ -18,6 +18,8 @@ use tunstack::{Duration, StackConfig};
 /// Exit status when we lack the privilege to open the TUN device (sysexits EX_NOPERM).
 pub const EXIT_NO_PRIVILEGE: u8 = 77;
 pub const EXIT_FAILURE: u8 = 1;
+/// `connect` stopped by SIGINT/SIGTERM (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -198,7 +200,8 @@ fn connect(a: ConnectArgs) -> ExitCode {
         Err(e) => fail(format!("connect to {target}: {e}")),
     };
     let code = if runtime::signals::requested() {
-        fail("interrupted")
+        eprintln!("tunstack: interrupted");
+        ExitCode::from(EXIT_INTERRUPTED)
     } else {
         code
     };
@@ -240,6 +243,8 @@ fn copy_both_ways(s: TcpStream) -> ExitCode {
                     break; // stdout closed: nothing more to show
                 }
             }
+            // Interrupted: `connect` reports it.
+            Err(_) if runtime::signals::requested() => return ExitCode::from(EXIT_INTERRUPTED),
             // The connection failed: do not wait for stdin (it may never end).
             Err(e) => return fail(format!("receiving: {e}")),
         }
