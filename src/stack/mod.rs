@@ -7,7 +7,8 @@
 //!
 //! Files: `ipv4.rs` (input checks, dispatch, RFC 791/1122), `fragment.rs` (reassembly),
 //! `output.rs` (the output queue and fragmentation), `icmp.rs` (RFC 792), `udp.rs` (RFC 768),
-//! `stats.rs` (a counter per drop reason). Read next: `ipv4.rs`.
+//! `stats.rs` (a counter per drop reason), `testkit.rs` (the scenario harness tests use).
+//! Read next: `ipv4.rs`.
 
 mod fragment;
 mod icmp;

@@ -7,8 +7,9 @@ use std::net::Ipv4Addr;
 
 use super::{Stack, StackConfig};
 use crate::time::{Duration, Instant};
+use crate::wire::checksum;
 use crate::wire::icmpv4;
-use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_ICMP, PROTO_UDP};
+use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
 use crate::wire::pretty;
 use crate::wire::udp;
 
@@ -82,6 +83,29 @@ impl Scenario {
             pretty::summary(packet)
         );
         self.log.push(line);
+    }
+
+    /// A whole TCP packet from `peer:sport` (20-byte header, no options, window 65535).
+    /// `flags` as in the header's byte 13 (SYN = 0x02, ACK = 0x10, ...).
+    pub fn tcp(
+        &mut self,
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut seg = Vec::with_capacity(20 + data.len());
+        seg.extend_from_slice(&sport.to_be_bytes());
+        seg.extend_from_slice(&dport.to_be_bytes());
+        seg.extend_from_slice(&seq.to_be_bytes());
+        seg.extend_from_slice(&ack.to_be_bytes());
+        seg.extend_from_slice(&[5 << 4, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        seg.extend_from_slice(data);
+        let c = checksum::transport_checksum(self.peer, self.us(), PROTO_TCP, &seg);
+        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        self.ip(PROTO_TCP).build(&seg)
     }
 
     pub fn peer_sends(&mut self, packet: &[u8]) -> &mut Self {
