@@ -110,6 +110,8 @@ pub struct Connection {
     keepalive_sent: u32,
     /// When the peer last sent an acceptable segment (keep-alive, PAWS idle rule).
     last_rcv: Instant,
+    /// When we last sent new data (RFC 5681 §4.1 idle restart).
+    last_send: Instant,
     challenge_window: (Instant, u32),
 
     // What output owes the peer.
@@ -209,6 +211,7 @@ impl Connection {
             persist_backoffs: 0,
             keepalive_sent: 0,
             last_rcv: Instant::ZERO,
+            last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
             ack_now: false,
             unacked_bytes: 0,
@@ -453,6 +456,14 @@ impl Connection {
         }
         self.error.get_or_insert(SocketError::ConnectionAborted);
         self.set_state(State::Closed, why);
+    }
+
+    /// Keep-alive for this connection (RFC 9293 §3.8.4: switchable per connection); `None` = off.
+    pub fn set_keepalive(&mut self, now: Instant, idle: Option<Duration>) {
+        self.cfg.keepalive = idle;
+        self.keepalive_sent = 0;
+        self.timers.stop(Timer::Keepalive);
+        self.arm_keepalive(now);
     }
 
     pub fn set_nodelay(&mut self, on: bool) {

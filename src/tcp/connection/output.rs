@@ -233,8 +233,14 @@ impl Connection {
             if self.rtt_probe.is_some_and(|(e, _)| seq.lt(e)) {
                 self.rtt_probe = None; // Karn: the timed segment was resent
             }
-        } else if self.rtt_probe.is_none() && len > 0 {
-            self.rtt_probe = Some((end, now));
+        } else if len > 0 {
+            if self.snd_una == self.snd_max && now - self.last_send > self.rtt.rto() {
+                self.cc.on_idle_restart(now); // RFC 5681 §4.1
+            }
+            self.last_send = now;
+            if self.rtt_probe.is_none() {
+                self.rtt_probe = Some((end, now));
+            }
         }
         if end.gt(self.snd_max) {
             self.bytes_sent += u64::from(end.since(self.snd_max).min(len));
