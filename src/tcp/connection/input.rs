@@ -15,6 +15,8 @@ use crate::time::{Duration, Instant};
 
 /// RFC 7323 §5.5: TS.Recent is invalid after 24 days idle.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+/// Timestamp ticks (ms) a segment may lag TS.Recent before PAWS drops it (Linux: 1).
+const PAWS_SLACK: i32 = 1;
 
 impl Connection {
     /// A segment for this connection (checksum already verified).
@@ -44,11 +46,14 @@ impl Connection {
         let mut fin = seg.has(FIN);
         let seg_len = payload.len() as u32 + u32::from(syn) + u32::from(fin);
 
-        // RFC 7323 §5.3 R1: PAWS. A timestamp older than TS.Recent marks an old duplicate.
+        // RFC 7323 §5.3 R1: PAWS. A timestamp older than TS.Recent marks an old duplicate. Like
+        // Linux we allow one tick of slack and let pure ACKs through (a reordered ACK is not an
+        // old duplicate; the ACK checks below still validate it).
         if self.ts_ok
             && !seg.has(RST)
+            && seg_len > 0
             && let Some((tsval, _)) = seg.options.timestamps
-            && (tsval.wrapping_sub(self.ts_recent) as i32) < 0
+            && (tsval.wrapping_sub(self.ts_recent) as i32) < -PAWS_SLACK
             && now - self.last_rcv_time() < PAWS_IDLE
         {
             stats.drop_paws += 1;
