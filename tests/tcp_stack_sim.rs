@@ -46,7 +46,14 @@ struct Side {
 
 impl Side {
     fn new(out: Vec<u8>) -> Self {
-        Side { h: None, out, sent: 0, got: Vec::new(), eof: false, closed: false }
+        Side {
+            h: None,
+            out,
+            sent: 0,
+            got: Vec::new(),
+            eof: false,
+            closed: false,
+        }
     }
 
     fn step(&mut self, now: Instant, s: &mut Stack) {
@@ -95,7 +102,11 @@ fn transfer_over(seed: u64, link: ImpairConfig, a_bytes: usize, b_bytes: usize) 
     let now = sim.now();
     let mut a = Side::new(da.clone());
     let mut b = Side::new(db.clone());
-    a.h = Some(sim.a_mut().tcp_connect(now, SocketAddrV4::new(B, 5001)).unwrap());
+    a.h = Some(
+        sim.a_mut()
+            .tcp_connect(now, SocketAddrV4::new(B, 5001))
+            .unwrap(),
+    );
     let done = sim.run_while(
         |sim| {
             let now = sim.now();
@@ -108,21 +119,45 @@ fn transfer_over(seed: u64, link: ImpairConfig, a_bytes: usize, b_bytes: usize) 
         },
         Instant::from_secs(600),
     );
-    assert!(done, "seed {seed}: not finished: A sent {} got {}, B sent {} got {}", a.sent, a.got.len(), b.sent, b.got.len());
+    assert!(
+        done,
+        "seed {seed}: not finished: A sent {} got {}, B sent {} got {}",
+        a.sent,
+        a.got.len(),
+        b.sent,
+        b.got.len()
+    );
     assert!(a.got == db && b.got == da, "seed {seed}: bytes differ");
     // Both ends wind down to nothing (TIME-WAIT is 2 s here).
     sim.run_for(Duration::from_secs(5));
     if std::env::var("TCP_STATS").is_ok() {
-        eprintln!("A {:?}\nB {:?}\nlink {:?}", sim.a().tcp().stats(), sim.b().tcp().stats(), sim.link_a_to_b().stats());
+        eprintln!(
+            "A {:?}\nB {:?}\nlink {:?}",
+            sim.a().tcp().stats(),
+            sim.b().tcp().stats(),
+            sim.link_a_to_b().stats()
+        );
     }
-    assert!(sim.a().tcp().connections().is_empty(), "A: {:?}", sim.a().tcp().connections());
-    assert!(sim.b().tcp().connections().is_empty(), "B: {:?}", sim.b().tcp().connections());
+    assert!(
+        sim.a().tcp().connections().is_empty(),
+        "A: {:?}",
+        sim.a().tcp().connections()
+    );
+    assert!(
+        sim.b().tcp().connections().is_empty(),
+        "B: {:?}",
+        sim.b().tcp().connections()
+    );
     sim.now()
 }
 
 #[test]
 fn bulk_transfer_through_a_congested_bottleneck() {
-    let size = if cfg!(debug_assertions) { 400_000 } else { 4_000_000 };
+    let size = if cfg!(debug_assertions) {
+        400_000
+    } else {
+        4_000_000
+    };
     for seed in 0..3 {
         transfer(seed, 0.0, size, size / 4);
     }
@@ -130,7 +165,11 @@ fn bulk_transfer_through_a_congested_bottleneck() {
 
 #[test]
 fn bulk_transfer_through_a_lossy_congested_bottleneck() {
-    let size = if cfg!(debug_assertions) { 200_000 } else { 2_000_000 };
+    let size = if cfg!(debug_assertions) {
+        200_000
+    } else {
+        2_000_000
+    };
     for seed in 10..14 {
         transfer(seed, 0.02, size, size / 2);
     }
@@ -140,7 +179,11 @@ fn bulk_transfer_through_a_lossy_congested_bottleneck() {
 fn clean_bottleneck_is_used_efficiently() {
     // 4 MB (400 KB in debug) over 20 Mbit/s: congestion control should keep the pipe busy;
     // allow generous slack over the ideal transfer time, but catch pathological stalls.
-    let size = if cfg!(debug_assertions) { 400_000 } else { 4_000_000 };
+    let size = if cfg!(debug_assertions) {
+        400_000
+    } else {
+        4_000_000
+    };
     let clean = ImpairConfig {
         jitter: Duration::ZERO,
         reorder: 0.0,
@@ -150,5 +193,8 @@ fn clean_bottleneck_is_used_efficiently() {
     let ideal_s = size as f64 * 8.0 / 20e6;
     let took = t.total_micros() as f64 / 1e6 - 5.0; // minus the wind-down run
     eprintln!("took {took:.2} s, ideal {ideal_s:.2} s");
-    assert!(took < ideal_s * 2.0 + 0.5, "took {took:.2} s, ideal {ideal_s:.2} s");
+    assert!(
+        took < ideal_s * 2.0 + 0.5,
+        "took {took:.2} s, ideal {ideal_s:.2} s"
+    );
 }

@@ -153,6 +153,12 @@ impl Connection {
             self.challenge_ack(now, stats);
             return;
         }
+        if self.sack_ok {
+            // RFC 2018 §5: remember what the receiver holds above SND.UNA.
+            for (l, r) in seg.options.sack_blocks.iter().flatten() {
+                self.scoreboard.add(*l, *r, self.snd_una, self.snd_max);
+            }
+        }
         let old_wnd = self.snd_wnd;
         if seg.ack.gt(self.snd_una) {
             self.on_new_ack(now, seg, stats);
@@ -239,6 +245,7 @@ impl Connection {
         self.send_buf.ack(data_acked as usize);
         self.buf_seq = self.buf_seq.wrapping_add(data_acked);
         self.snd_una = ack;
+        self.scoreboard.advance(ack);
         if self.snd_nxt.lt(ack) {
             self.snd_nxt = ack;
         }
@@ -266,9 +273,16 @@ impl Connection {
             self.rtt_probe = None;
         }
         if self.cc.on_ack(now, ack, data_acked, flight) {
-            // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole at once.
-            self.retransmit_first = true;
-            stats.retransmits_fast += 1;
+            // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole at once (unless
+            // SACK-based recovery already resent it: then the next hole it knows of).
+            if self.high_rxt.le(self.snd_una) {
+                self.retransmit_first = true;
+                stats.retransmits_fast += 1;
+            } else {
+                self.sack_retransmit(stats);
+            }
+        } else if !self.cc.in_recovery() {
+            self.high_rxt = self.snd_una;
         }
         self.dupacks = 0;
         // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, otherwise restart it.
@@ -289,8 +303,26 @@ impl Connection {
                 self.rtt_probe = None;
                 stats.retransmits_fast += 1;
             }
-        } else if self.dupacks > 3 {
+        } else if self.dupacks > 3 && !self.sack_retransmit(stats) {
+            // No SACKed hole to fill with this ACK: inflate instead (RFC 5681 §3.2 step 4).
             self.cc.on_dup_ack(now);
+        }
+    }
+
+    /// SACK-based recovery (RFC 6675 §5, simplified): resend the next hole the scoreboard shows
+    /// above what this recovery already resent. One segment per arriving ACK.
+    fn sack_retransmit(&mut self, stats: &mut TcpStats) -> bool {
+        if !self.sack_ok || self.retransmit_hole.is_some() || !self.cc.in_recovery() {
+            return false;
+        }
+        let from = self.snd_una.max(self.high_rxt);
+        match self.scoreboard.next_hole(from) {
+            Some(hole) => {
+                self.retransmit_hole = Some(hole);
+                stats.retransmits_fast += 1;
+                true
+            }
+            None => false,
         }
     }
 

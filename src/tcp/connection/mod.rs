@@ -18,6 +18,7 @@ use std::net::SocketAddrV4;
 use super::congestion::{self, CongestionControl};
 use super::reassembly::Reassembly;
 use super::rtt::RttEstimator;
+use super::sack::Scoreboard;
 use super::send_buffer::SendBuffer;
 use super::seq::SeqNum;
 use super::state::State;
@@ -104,6 +105,12 @@ pub struct Connection {
     retries: u32,
     cc: Box<dyn CongestionControl>,
     dupacks: u32,
+    /// What the peer reported holding above SND.UNA (RFC 2018).
+    scoreboard: Scoreboard,
+    /// `HighRxt` (RFC 6675): end of the highest range retransmitted in this recovery.
+    high_rxt: SeqNum,
+    /// A hole to resend now (SACK-based recovery): start and length.
+    retransmit_hole: Option<(SeqNum, u32)>,
 
     timers: TimerTable,
     persist_backoffs: u32,
@@ -207,6 +214,9 @@ impl Connection {
             retries: 0,
             cc: congestion::new(&cfg.cc, smss),
             dupacks: 0,
+            scoreboard: Scoreboard::default(),
+            high_rxt: iss,
+            retransmit_hole: None,
             timers: TimerTable::default(),
             persist_backoffs: 0,
             keepalive_sent: 0,
