@@ -1,0 +1,553 @@
+//! Helpers for the real-TUN TCP interop tests (`tests/tun_tcp*.rs`): a `tunstack up` in a
+//! private namespace, kernel-side clients and servers (python3 sockets, curl), seeded test data,
+//! and a tshark summary of a capture for failure messages. Uses `netns.rs` for the namespace.
+//!
+//! Include it with `#[path = "common/netns.rs"] mod netns;` and
+//! `#[path = "common/tcp_tun.rs"] mod tcp_tun;` (it refers to `super::netns`).
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use super::netns::{Netns, Proc, Tunstack, have_tool};
+
+pub const KERNEL_ADDR: &str = "198.18.0.1";
+pub const STACK_ADDR: &str = "198.18.0.2";
+
+/// `big` in release builds (what CI runs), `small` in debug builds (slow stack, shared cores).
+pub fn size(release: usize, debug: usize) -> usize {
+    if cfg!(debug_assertions) {
+        debug
+    } else {
+        release
+    }
+}
+
+/// stdout + stderr of a finished command, for assertion messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A namespace with `tunstack up` running in it. Field order matters: the tunstack is
+/// killed before the namespace is deleted.
+pub struct Lab {
+    ts: RefCell<Tunstack>,
+    pub ns: Netns,
+    pub pcap: Option<PathBuf>,
+}
+
+impl Lab {
+    /// `tunstack up --seed 1 EXTRA...` in `ts-<purpose>-<pid>`; `None` (SKIPPED printed) without
+    /// root or without the tools the test needs.
+    pub fn up(purpose: &str, extra: &[&str], tools: &[&str]) -> Option<Lab> {
+        Self::up_inner(purpose, extra, tools, false)
+    }
+
+    /// Like `up`, also recording a pcap (see `trace`).
+    pub fn up_with_pcap(purpose: &str, extra: &[&str], tools: &[&str]) -> Option<Lab> {
+        Self::up_inner(purpose, extra, tools, true)
+    }
+
+    fn up_inner(purpose: &str, extra: &[&str], tools: &[&str], pcap: bool) -> Option<Lab> {
+        if !root_or_skip(purpose) {
+            return None;
+        }
+        for t in tools {
+            if !have_tool(purpose, t) {
+                return None;
+            }
+        }
+        let mut ns = Netns::new(purpose)?;
+        let pcap = pcap.then(|| temp_path(&ns, "trace.pcap"));
+        let mut args: Vec<String> = vec!["up".into(), "--seed".into(), "1".into()];
+        if let Some(p) = &pcap {
+            args.push("--pcap".into());
+            args.push(p.display().to_string());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut ts = ns.spawn_tunstack(&argv);
+        assert!(
+            ts.wait_ready(Duration::from_secs(15)),
+            "tunstack {argv:?} did not get ready:\n{}",
+            ts.stderr()
+        );
+        Some(Lab {
+            ts: RefCell::new(ts),
+            ns,
+            pcap,
+        })
+    }
+
+    /// What tunstack printed so far.
+    pub fn stderr(&self) -> String {
+        self.ts.borrow().stderr()
+    }
+
+    /// Stop tunstack (SIGTERM; it prints its report and flushes the capture). Returns its
+    /// stderr; true in `.1` if it exited within 10 s.
+    pub fn stop(&self) -> (String, bool) {
+        let mut ts = self.ts.borrow_mut();
+        ts.signal(libc::SIGTERM);
+        let exited = ts.wait_exit(Duration::from_secs(10)).is_some();
+        (ts.stderr(), exited)
+    }
+
+    /// For failure messages: stop tunstack, then its stderr (with the final report) and a
+    /// `tshark` summary of the first and last `lines` packets of the capture.
+    pub fn diagnose(&self, lines: usize) -> String {
+        let (err, exited) = self.stop();
+        let trace = match &self.pcap {
+            Some(p) => tshark_summary(p, lines),
+            None => "(no capture)".into(),
+        };
+        format!(
+            "--- tunstack{} stderr:\n{err}\n--- trace:\n{trace}",
+            if exited {
+                ""
+            } else {
+                " (did not exit on SIGTERM)"
+            }
+        )
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Some(p) = &self.pcap {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Prints the loud SKIPPED line the task asks for when we are not root.
+pub fn root_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !Path::new("/dev/net/tun").exists() {
+        eprintln!("\n*** SKIPPED: {test}: needs root for TUN/netns ***\n");
+        return false;
+    }
+    true
+}
+
+/// A per-namespace temporary file path (removed by `TempFile` or `Lab`).
+pub fn temp_path(ns: &Netns, name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{}-{name}", ns.name))
+}
+
+/// A temporary file deleted on drop.
+pub struct TempFile(pub PathBuf);
+
+impl TempFile {
+    pub fn new(ns: &Netns, name: &str) -> TempFile {
+        TempFile(temp_path(ns, name))
+    }
+    pub fn with(ns: &Netns, name: &str, data: &[u8]) -> TempFile {
+        let f = TempFile::new(ns, name);
+        fs::write(&f.0, data).expect("write temp file");
+        f
+    }
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+    pub fn read(&self) -> Vec<u8> {
+        fs::read(&self.0).unwrap_or_default()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
+}
+
+/// `n` pseudo-random bytes from a seeded xorshift64* (deterministic test data).
+pub fn seeded_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        out.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    out.truncate(n);
+    out
+}
+
+/// SHA-256 in hex, by coreutils `sha256sum` (independent of the stack's own SHA-256).
+pub fn sha256sum_file(path: &str) -> String {
+    let o = Command::new("timeout")
+        .args(["60", "sha256sum", path])
+        .output()
+        .expect("run sha256sum");
+    assert!(o.status.success(), "sha256sum: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Where two byte strings first differ, for messages (None if equal).
+pub fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .or_else(|| (a.len() != b.len()).then(|| a.len().min(b.len())))
+}
+
+/// Assert two transfers are equal with a short message (sizes, first difference, SHA-256s).
+pub fn assert_same(what: &str, sent: &[u8], got: &[u8], context: &dyn Fn() -> String) {
+    if let Some(at) = first_difference(sent, got) {
+        let mut a = tunstack::services::sha256::Sha256::new();
+        a.update(sent);
+        let mut b = tunstack::services::sha256::Sha256::new();
+        b.update(got);
+        panic!(
+            "{what}: sent {} bytes (sha256 {}), got {} bytes (sha256 {}), first difference at \
+             offset {at}\n{}",
+            sent.len(),
+            a.hex(),
+            got.len(),
+            b.hex(),
+            context()
+        );
+    }
+}
+
+/// Run `timeout SECS python3 -c SCRIPT ARGS...` inside the namespace.
+pub fn python(ns: &Netns, secs: u32, script: &str, args: &[&str]) -> Output {
+    let s = secs.to_string();
+    let mut argv = vec!["timeout", s.as_str(), "python3", "-c", script];
+    argv.extend_from_slice(args);
+    ns.exec(&argv)
+}
+
+/// Start `timeout SECS python3 -c SCRIPT ARGS...` in the background (killed on drop).
+pub fn spawn_python(ns: &mut Netns, secs: u32, script: &str, args: &[&str]) -> Proc {
+    let mut c = ns.command("timeout");
+    c.arg(secs.to_string())
+        .args(["python3", "-c", script])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    ns.spawn(&mut c)
+}
+
+/// Wait for a background process; kill it after `timeout`. Returns its output.
+pub fn wait_output(mut p: Proc, timeout: Duration) -> Option<Output> {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if let Ok(Some(_)) = p.0.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !matches!(p.0.try_wait(), Ok(Some(_))) {
+        return None; // dropping `p` kills it
+    }
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    if let Some(o) = p.0.stdout.as_mut() {
+        let _ = o.read_to_end(&mut out);
+    }
+    if let Some(e) = p.0.stderr.as_mut() {
+        let _ = e.read_to_end(&mut err);
+    }
+    let status = p.0.wait().ok()?;
+    Some(Output {
+        status,
+        stdout: out,
+        stderr: err,
+    })
+}
+
+/// Wait until `path` exists (a "ready" flag written by a helper script).
+pub fn wait_for_file(path: &Path, timeout: Duration) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// First and last `lines` packets of a pcap, as `tshark` summarises them.
+pub fn tshark_summary(pcap: &Path, lines: usize) -> String {
+    let o = Command::new("timeout")
+        .args(["30", "tshark", "-n", "-r"])
+        .arg(pcap)
+        .output();
+    let Ok(o) = o else {
+        return "(tshark not available)".into();
+    };
+    let all = String::from_utf8_lossy(&o.stdout);
+    let v: Vec<&str> = all.lines().collect();
+    if v.len() <= 2 * lines {
+        return v.join("\n");
+    }
+    format!(
+        "{}\n  ... {} packets ...\n{}",
+        v[..lines].join("\n"),
+        v.len() - 2 * lines,
+        v[v.len() - lines..].join("\n")
+    )
+}
+
+/// Python: connect to HOST PORT, send the file IN while reading everything into OUT, then
+/// half-close; stops at EOF. A per-operation socket timeout turns a stall into an error.
+pub const PY_ECHO_CLIENT: &str = r#"
+import socket, sys, threading
+host, port, inp, outp = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+data = open(inp, 'rb').read()
+s = socket.create_connection((host, port), timeout=30)
+err = []
+def tx():
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    except Exception as e:
+        err.append(e)
+t = threading.Thread(target=tx)
+t.start()
+n = 0
+with open(outp, 'wb') as f:
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        f.write(b)
+        n += len(b)
+t.join()
+if err:
+    raise err[0]
+print('received', n)
+"#;
+
+/// Python: listen on 0.0.0.0:PORT, touch READY, accept one connection, send the file IN while
+/// reading everything into OUT; half-close after sending; stops at EOF.
+pub const PY_ONE_SHOT_SERVER: &str = r#"
+import socket, sys, threading
+port, inp, outp, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+data = open(inp, 'rb').read()
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('0.0.0.0', port))
+ls.listen(1)
+open(ready, 'w').close()
+s, peer = ls.accept()
+s.settimeout(30)
+print('peer', peer[0], peer[1], flush=True)
+err = []
+def tx():
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    except Exception as e:
+        err.append(e)
+t = threading.Thread(target=tx)
+t.start()
+n = 0
+with open(outp, 'wb') as f:
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        f.write(b)
+        n += len(b)
+t.join()
+if err:
+    raise err[0]
+print('received', n)
+"#;
+
+/// Python: N concurrent non-blocking connections to HOST PORT; each sends its own small message
+/// and must read exactly that back, then closes. Prints `ok N maxopen M`, or the failures.
+pub const PY_MANY_CLIENTS: &str = r#"
+import errno, resource, selectors, socket, sys, time
+host, port, n, secs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+want = n + 64
+if soft < want:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+sel = selectors.DefaultSelector()
+state = {}
+for i in range(n):
+    s = socket.socket()
+    s.setblocking(False)
+    rc = s.connect_ex((host, port))
+    if rc not in (0, errno.EINPROGRESS):
+        print('connect', i, errno.errorcode.get(rc, rc)); sys.exit(1)
+    msg = ('hello %d from the kernel\n' % i).encode()
+    state[s] = [i, msg, b'', 'connecting']
+    sel.register(s, selectors.EVENT_WRITE)
+done, failed, est, maxest = 0, [], 0, 0
+def close(s, st, why=None):
+    global est
+    if why is not None:
+        failed.append((st[0], why))
+    if st[3] == 'reading':
+        est -= 1
+    st[3] = 'closed'
+    sel.unregister(s)
+    s.close()
+deadline = time.time() + secs
+while done + len(failed) < n and time.time() < deadline:
+    for key, ev in sel.select(timeout=1.0):
+        s = key.fileobj
+        st = state[s]
+        if st[3] == 'connecting':
+            e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if e:
+                close(s, st, 'connect ' + errno.errorcode.get(e, str(e)))
+                continue
+            est += 1
+            maxest = max(maxest, est)
+            st[3] = 'reading'
+            s.sendall(st[1])
+            sel.modify(s, selectors.EVENT_READ)
+        else:
+            try:
+                b = s.recv(4096)
+            except OSError as e:
+                close(s, st, 'recv ' + str(e))
+                continue
+            st[2] += b
+            if not b or len(st[2]) >= len(st[1]):
+                if st[2] == st[1]:
+                    done += 1
+                    close(s, st)
+                else:
+                    close(s, st, 'got %r' % st[2][:60])
+print('ok', done, 'failed', len(failed), 'max_established', maxest)
+for f in failed[:20]:
+    print('FAIL', f)
+if done != n:
+    left = {}
+    for st in state.values():
+        left[st[3]] = left.get(st[3], 0) + 1
+    print('by state', left)
+    sys.exit(1)
+"#;
+
+/// Python: connect to HOST PORT and report how it fails: prints `refused`, `connected`, or the error.
+pub const PY_CONNECT_RESULT: &str = r#"
+import socket, sys
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+    print('connected')
+except ConnectionRefusedError:
+    print('refused')
+except Exception as e:
+    print('error', repr(e))
+"#;
+
+/// Start our stack in this process, inside `ns`: a short-lived thread joins the namespace with
+/// setns(2) (which affects only that thread), opens the TUN device there and starts the
+/// runtime, whose driver thread inherits the namespace. The calling thread stays where it was.
+pub fn start_runtime_in(ns: &Netns, seed: u64) -> tunstack::runtime::Runtime {
+    use std::os::fd::AsRawFd;
+    use tunstack::runtime::{Link, Runtime, RuntimeConfig, TunDevice, TunOptions};
+    let path = format!("/var/run/netns/{}", ns.name);
+    std::thread::spawn(move || -> std::io::Result<Runtime> {
+        let f = fs::File::open(&path)?;
+        // SAFETY: setns(2) on an open namespace fd; it changes only this thread's namespace.
+        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let dev = TunDevice::open(&TunOptions {
+            name: "tunstack0".into(),
+            host_addr: KERNEL_ADDR.parse().expect("addr"),
+            prefix_len: 24,
+            mtu: 1500,
+        })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let cfg = RuntimeConfig {
+            stack: tunstack::StackConfig {
+                addr: STACK_ADDR.parse().expect("addr"),
+                seed,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Runtime::start(Link::Tun(dev), cfg)
+    })
+    .join()
+    .expect("the setns thread panicked")
+    .expect("start the runtime inside the namespace")
+}
+
+/// Run `f` on a new thread; its result, or `None` if it takes longer than `timeout` (the
+/// thread is left behind; shutting the runtime down unblocks it).
+pub fn with_timeout<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(timeout).ok()
+}
+
+/// Python: connect to HOST PORT, send "ping\n", then read until the connection ends; prints
+/// `reset` (ECONNRESET), `eof` (a FIN), or `timeout`, after the bytes it read.
+pub const PY_RESET_CLIENT: &str = r#"
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(b'ping\n')
+got = b''
+try:
+    while True:
+        b = s.recv(4096)
+        if not b:
+            print('read', len(got)); print('eof'); break
+        got += b
+except ConnectionResetError:
+    print('read', len(got)); print('reset')
+except socket.timeout:
+    print('read', len(got)); print('timeout')
+"#;
+
+/// Python: listen on 0.0.0.0:PORT, touch READY, accept one connection, read "hello", answer
+/// "ok", then read until the connection ends; prints `reset`, `eof` or `timeout`.
+pub const PY_RESET_SERVER: &str = r#"
+import socket, sys
+port, ready = int(sys.argv[1]), sys.argv[2]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('0.0.0.0', port))
+ls.listen(1)
+open(ready, 'w').close()
+s, peer = ls.accept()
+s.settimeout(20)
+got = b''
+while not got.endswith(b'hello'):
+    b = s.recv(100)
+    if not b:
+        print('eof before hello'); sys.exit(1)
+    got += b
+s.sendall(b'ok')
+try:
+    while True:
+        b = s.recv(4096)
+        if not b:
+            print('eof'); break
+except ConnectionResetError:
+    print('reset')
+except socket.timeout:
+    print('timeout')
+"#;
