@@ -219,3 +219,18 @@ fn an_error_quoting_someone_elses_datagram_is_dropped() {
     assert_eq!(t.stack.stats().drop_icmp_bad_quote, 2);
     t.expect_nothing();
 }
+
+#[test]
+fn an_error_about_one_of_our_tcp_segments_goes_to_tcp() {
+    // RFC 1122 §4.2.3.9: TCP acts on ICMP errors; the stack passes the quoted header on.
+    let mut t = Scenario::new();
+    let mut seg = [0u8; 20];
+    seg[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    seg[2..4].copy_from_slice(&80u16.to_be_bytes());
+    let ours = Ipv4Repr::new(t.us(), t.peer, tunstack::wire::ipv4::PROTO_TCP, 0).build(&seg);
+    let icmp = port_unreachable_for(&mut t, &ours);
+    t.peer_sends(&icmp);
+    let s = t.stack.stats();
+    assert_eq!((s.delivered_icmp, s.icmp_errors_received), (1, 1));
+    t.expect_nothing();
+}

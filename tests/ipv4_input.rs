@@ -201,3 +201,42 @@ fn an_unknown_protocol_gets_protocol_unreachable_quoting_the_datagram() {
     assert_eq!(icmp.code(), icmpv4::CODE_PROTOCOL_UNREACHABLE);
     assert_eq!(icmp.data(), &pkt[..]);
 }
+
+#[test]
+fn old_all_zeros_broadcast_forms_are_accepted_for_udp() {
+    // RFC 1122 §3.3.6: hosts SHOULD accept {<net>, 0} and 0.0.0.0 as broadcast destinations.
+    for dst in [Ipv4Addr::new(198, 18, 0, 0), Ipv4Addr::UNSPECIFIED] {
+        let src = Ipv4Addr::new(198, 18, 0, 1);
+        let d = udp::build(src, dst, 68, 7, b"old style");
+        let (s, _) = outcome_of(&Ipv4Repr::new(src, dst, PROTO_UDP, 0).build(&d));
+        assert_eq!(s.delivered_udp, 1, "{dst}: {s}");
+        // ... and a closed port there is not answered (RFC 1812 §4.3.2.7).
+        let d = udp::build(src, dst, 68, 8, b"old style");
+        let (s, mut t) = outcome_of(&Ipv4Repr::new(src, dst, PROTO_UDP, 0).build(&d));
+        assert_eq!((s.drop_udp_closed_port, s.icmp_errors_forbidden), (1, 1));
+        t.expect_nothing();
+    }
+}
+
+#[test]
+fn ip_ids_count_up_from_a_seeded_start() {
+    // RFC 791 §3.2: the identification distinguishes the fragments of one datagram.
+    let ids = |seed: u64| -> Vec<u16> {
+        let mut t = Scenario::with_config(tunstack::StackConfig {
+            seed,
+            ..Default::default()
+        });
+        (0..3)
+            .map(|i| {
+                let req = t.echo_request(1, i, b"x");
+                t.peer_sends(&req);
+                Ipv4Packet::new_checked(&t.expect_one()).unwrap().id()
+            })
+            .collect()
+    };
+    let a = ids(1);
+    assert_eq!(a[1], a[0].wrapping_add(1));
+    assert_eq!(a[2], a[0].wrapping_add(2));
+    assert_eq!(a, ids(1));
+    assert_ne!(a[0], ids(2)[0]);
+}

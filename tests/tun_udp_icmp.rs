@@ -1,10 +1,40 @@
 //! Real TUN interop: the kernel's own tools (ping, socat, python sockets, tshark) against
 //! `tunstack up`, each test in its own network namespace. Without root: SKIPPED, loudly.
 
-#[path = "common/ns_guard.rs"]
-mod ns_guard;
+mod common;
 
-use ns_guard::{Ns, STACK_ADDR, skip};
+use std::time::Duration;
+
+use common::netns::{Netns as Ns, Tunstack};
+
+const STACK_ADDR: &str = "198.18.0.2";
+
+fn skip(why: &str) {
+    eprintln!("\n*** SKIPPED ({why}) ***\n");
+}
+
+/// `tunstack up ARGS` in `ns`, waited for until it says it is ready.
+fn start(ns: &mut Ns, args: &[&str]) -> Tunstack {
+    let mut argv = vec!["up"];
+    argv.extend_from_slice(args);
+    let mut ts = ns.spawn_tunstack(&argv);
+    assert!(
+        ts.wait_ready(Duration::from_secs(10)),
+        "tunstack {argv:?} not ready:\n{}",
+        ts.stderr()
+    );
+    ts
+}
+
+/// Stop it as Ctrl-C does (it flushes the capture and prints its counters); its stderr.
+fn stop(ts: &mut Tunstack) -> String {
+    ts.signal(libc::SIGINT);
+    assert!(
+        ts.wait_exit(Duration::from_secs(10)).is_some(),
+        "tunstack did not exit on SIGINT"
+    );
+    ts.stderr()
+}
 
 /// The UDP echo service of `tunstack up` (RFC 862).
 const ECHO_PORT: u16 = 7;
@@ -42,16 +72,16 @@ fn ping(ns: &Ns, args: &[&str]) -> (bool, String) {
     let mut argv = vec!["ping", "-n"];
     argv.extend_from_slice(args);
     argv.push(STACK_ADDR);
-    let o = ns.run(&argv);
+    let o = ns.exec(&argv);
     (o.status.success(), text(&o))
 }
 
 #[test]
 fn tun_ping_five_echoes() {
-    let Some(ns) = Ns::new("link-ping") else {
+    let Some(mut ns) = Ns::new("link-ping") else {
         return;
     };
-    let Some(_ts) = ns.tunstack(&[]) else { return };
+    let _ts = start(&mut ns, &[]);
     let (ok, out) = ping(&ns, &["-c", "5", "-i", "0.2", "-W", "2"]);
     assert!(ok, "{out}");
     assert_eq!(received(&out), Some(5), "{out}");
@@ -59,10 +89,10 @@ fn tun_ping_five_echoes() {
 
 #[test]
 fn tun_ping_fragmented_4000_and_65000() {
-    let Some(ns) = Ns::new("link-frag") else {
+    let Some(mut ns) = Ns::new("link-frag") else {
         return;
     };
-    let Some(_ts) = ns.tunstack(&[]) else { return };
+    let _ts = start(&mut ns, &[]);
     let (ok, out) = ping(&ns, &["-c", "3", "-i", "0.2", "-W", "2", "-s", "4000"]);
     assert!(ok, "{out}");
     assert_eq!(received(&out), Some(3), "{out}");
@@ -77,8 +107,8 @@ fn socat_echo(ns: &Ns, payload: &[u8]) -> Vec<u8> {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = ns
-        .cmd("socat")
-        .args(["-t", "1", "-T", "3", "STDIN"])
+        .command("socat")
+        .args(["-t", "1", "-T", "3", "-"])
         .arg(format!("UDP:{STACK_ADDR}:{ECHO_PORT}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -97,27 +127,27 @@ fn socat_echo(ns: &Ns, payload: &[u8]) -> Vec<u8> {
 }
 
 fn has(ns: &Ns, prog: &str) -> bool {
-    ns.run(&["sh", "-c", &format!("command -v {prog}")])
+    ns.exec(&["sh", "-c", &format!("command -v {prog}")])
         .status
         .success()
 }
 
 fn python(ns: &Ns, script: &str) -> String {
-    let o = ns.run(&["python3", "-c", script]);
+    let o = ns.exec(&["python3", "-c", script]);
     assert!(o.status.success(), "python3: {}", text(&o));
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 #[test]
 fn tun_udp_echo_is_byte_exact() {
-    let Some(ns) = Ns::new("link-udpecho") else {
+    let Some(mut ns) = Ns::new("link-udpecho") else {
         return;
     };
     if !has(&ns, "socat") || !has(&ns, "python3") {
         skip("needs socat and python3");
         return;
     }
-    let Some(_ts) = ns.tunstack(&[]) else { return };
+    let _ts = start(&mut ns, &[]);
     for size in [1usize, 1472, 8000] {
         let payload: Vec<u8> = (0..size).map(|i| (i * 7 + size) as u8).collect();
         let back = socat_echo(&ns, &payload);
@@ -144,10 +174,10 @@ fn tun_udp_echo_is_byte_exact() {
 
 #[test]
 fn tun_udp_to_closed_port_is_refused() {
-    let Some(ns) = Ns::new("link-refused") else {
+    let Some(mut ns) = Ns::new("link-refused") else {
         return;
     };
-    let Some(_ts) = ns.tunstack(&[]) else { return };
+    let _ts = start(&mut ns, &[]);
     let out = python(
         &ns,
         &format!(
@@ -176,7 +206,7 @@ fn tshark_count(file: &std::path::Path, filter: &str) -> usize {
 
 #[test]
 fn tun_pcap_has_the_expected_packets() {
-    let Some(ns) = Ns::new("link-pcap") else {
+    let Some(mut ns) = Ns::new("link-pcap") else {
         return;
     };
     if std::process::Command::new("tshark")
@@ -188,14 +218,12 @@ fn tun_pcap_has_the_expected_packets() {
         return;
     }
     let file = std::env::temp_dir().join(format!("{}.pcapng", ns.name));
-    let Some(mut ts) = ns.tunstack(&["--pcap", file.to_str().expect("utf-8 path")]) else {
-        return;
-    };
+    let mut ts = start(&mut ns, &["--pcap", file.to_str().expect("utf-8 path")]);
     let (ok, out) = ping(&ns, &["-c", "3", "-i", "0.2", "-W", "2"]);
     assert!(ok, "{out}");
     let back = socat_echo(&ns, b"captured");
     assert_eq!(back, b"captured");
-    ts.stop();
+    stop(&mut ts);
     let f = file.as_path();
     assert_eq!(tshark_count(f, "icmp.type == 8"), 3);
     assert_eq!(tshark_count(f, "icmp.type == 0"), 3);
@@ -215,12 +243,10 @@ fn tun_pcap_has_the_expected_packets() {
 
 #[test]
 fn tun_loss_100_percent_makes_ping_fail() {
-    let Some(ns) = Ns::new("link-loss") else {
+    let Some(mut ns) = Ns::new("link-loss") else {
         return;
     };
-    let Some(_ts) = ns.tunstack(&["--loss", "100%", "--seed", "1"]) else {
-        return;
-    };
+    let _ts = start(&mut ns, &["--loss", "100%", "--seed", "1"]);
     let (ok, out) = ping(&ns, &["-c", "3", "-i", "0.2", "-W", "1"]);
     assert!(!ok, "ping through a 100% loss link succeeded: {out}");
     assert_eq!(received(&out), Some(0), "{out}");
@@ -229,20 +255,18 @@ fn tun_loss_100_percent_makes_ping_fail() {
 #[test]
 fn tun_delay_50ms_adds_at_least_100ms_of_rtt() {
     let base = {
-        let Some(ns) = Ns::new("link-rttbase") else {
+        let Some(mut ns) = Ns::new("link-rttbase") else {
             return;
         };
-        let Some(_ts) = ns.tunstack(&[]) else { return };
+        let _ts = start(&mut ns, &[]);
         let (ok, out) = ping(&ns, &["-c", "3", "-i", "0.2", "-W", "2"]);
         assert!(ok, "{out}");
         rtt_min_ms(&out).expect("rtt line")
     };
-    let Some(ns) = Ns::new("link-rttdelay") else {
+    let Some(mut ns) = Ns::new("link-rttdelay") else {
         return;
     };
-    let Some(_ts) = ns.tunstack(&["--delay", "50ms"]) else {
-        return;
-    };
+    let _ts = start(&mut ns, &["--delay", "50ms"]);
     let (ok, out) = ping(&ns, &["-c", "3", "-i", "0.2", "-W", "3"]);
     assert!(ok, "{out}");
     let delayed = rtt_min_ms(&out).expect("rtt line");

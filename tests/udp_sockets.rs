@@ -260,3 +260,23 @@ fn the_output_queue_is_bounded() {
     t.transmitted();
     assert!(t.stack.udp_send_to(t.now, h, &chunk, to).is_ok());
 }
+
+#[test]
+fn a_receive_queue_is_bounded_in_bytes_too() {
+    // 2 MiB per socket: 34 datagrams of 60000 bytes fit, the rest are dropped and counted.
+    let mut t = Scenario::new();
+    let h = t.stack.udp_bind(sa("0.0.0.0:9")).unwrap();
+    let big = pattern(60_000);
+    for _ in 0..40 {
+        let p = t.udp(1000, 9, &big);
+        t.peer_sends(&p);
+    }
+    assert_eq!(t.stack.udp_queued(h), Ok(34));
+    assert_eq!(t.stack.stats().drop_udp_queue_full, 6);
+    // Reading one makes room for one more.
+    let mut buf = vec![0u8; 65536];
+    assert_eq!(t.stack.udp_recv_from(h, &mut buf).map(|r| r.0), Ok(60_000));
+    let p = t.udp(1000, 9, &big);
+    t.peer_sends(&p);
+    assert_eq!(t.stack.udp_queued(h), Ok(34));
+}

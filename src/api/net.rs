@@ -108,3 +108,9 @@ impl Net {
         rx.recv().map_err(|_| stopped())?
     }
 }
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net").finish_non_exhaustive()
+    }
+}

@@ -355,3 +355,11 @@ impl std::fmt::Debug for TcpStream {
             .finish()
     }
 }
+
+impl std::fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("handle", &self.h)
+            .finish()
+    }
+}

@@ -155,3 +155,11 @@ impl Drop for UdpSocket {
         self.net.post(move |s, _| s.udp_close(h));
     }
 }
+
+impl std::fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UdpSocket")
+            .field("handle", &self.h)
+            .finish()
+    }
+}

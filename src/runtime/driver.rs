@@ -166,7 +166,7 @@ impl Driver {
     fn read_link(&mut self, now: Instant) -> io::Result<()> {
         for _ in 0..READ_BATCH {
             let n = match self.link.recv(&mut self.buf) {
-                Ok(0) => break,
+                Ok(0) => return Err(io::Error::other("the link was closed")),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -9,19 +9,20 @@ use super::device::TunDevice;
 pub enum Link {
     /// A TUN device (raw IPv4, no packet-info header).
     Tun(TunDevice),
-    /// A datagram fd: each read/write is one IP packet.
+    /// A datagram or seqpacket fd: each read/write is one IP packet; a read of 0 bytes is EOF.
     Fd(OwnedFd),
 }
 
 impl Link {
-    /// Two links joined back to back (an AF_UNIX datagram socketpair), both non-blocking.
+    /// Two links joined back to back (an AF_UNIX seqpacket socketpair: one packet per message,
+    /// and the other end sees EOF when one is closed), both non-blocking.
     pub fn pair() -> io::Result<(Link, Link)> {
         let mut fds = [0; 2];
         // SAFETY: `fds` has room for the two descriptors socketpair(2) returns.
         let rc = unsafe {
             libc::socketpair(
                 libc::AF_UNIX,
-                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::SOCK_SEQPACKET | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
                 0,
                 fds.as_mut_ptr(),
             )

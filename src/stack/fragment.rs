@@ -8,7 +8,7 @@
 //! had arrived, the caller sends ICMP Time Exceeded code 1 (RFC 792, RFC 1122 §3.3.2).
 //! Does not: interpret IP options (the first fragment's header is kept as is).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
 use crate::time::{Duration, Instant};
@@ -57,6 +57,8 @@ struct Entry {
     /// Payload length, once the last fragment (MF = 0) arrived.
     total: Option<usize>,
     deadline: Instant,
+    /// Payload bytes held (pieces are disjoint: complete when this equals `total`).
+    received: usize,
     mem: usize,
     /// Arrival order, for evicting the oldest.
     age: u64,
@@ -64,6 +66,8 @@ struct Entry {
 
 pub(crate) struct Reassembler {
     entries: BTreeMap<FragKey, Entry>,
+    /// (deadline, age, key) of every entry: the oldest and the next to expire come first.
+    order: BTreeSet<(Instant, u64, FragKey)>,
     mem: usize,
     limit: usize,
     timeout: Duration,
@@ -74,6 +78,7 @@ impl Reassembler {
     pub fn new(limit: usize, timeout: Duration) -> Self {
         Reassembler {
             entries: BTreeMap::new(),
+            order: BTreeSet::new(),
             mem: 0,
             limit,
             timeout,
@@ -92,12 +97,13 @@ impl Reassembler {
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.entries.values().map(|e| e.deadline).min()
+        self.order.first().map(|(deadline, _, _)| *deadline)
     }
 
     fn remove(&mut self, key: &FragKey) {
         if let Some(e) = self.entries.remove(key) {
             self.mem -= e.mem;
+            self.order.remove(&(e.deadline, e.age, *key));
         }
     }
 
@@ -133,19 +139,24 @@ impl Reassembler {
             };
         if let Some(e) = self.entries.get(&key) {
             // Consistency with what we hold: the end is fixed by the last fragment.
+            // Pieces are sorted and disjoint, so the last one ends furthest.
+            let held_end = e.pieces.last().map_or(0, |(o, d)| o + d.len());
             let bad_end = match e.total {
                 Some(t) => end > t || (!more && end != t),
-                None => !more && e.pieces.iter().any(|(o, d)| o + d.len() > end),
+                None => !more && held_end > end,
             };
             if bad_end {
                 self.remove(&key);
                 return (FragResult::Malformed, 0);
             }
-            if let Some((o, d)) = e
-                .pieces
-                .iter()
-                .find(|(o, d)| *o < end && offset < o + d.len())
-            {
+            // Only the neighbours around `offset` can overlap a sorted, disjoint list.
+            let pos = e.pieces.partition_point(|(o, _)| *o < offset);
+            let before = pos.checked_sub(1).and_then(|i| e.pieces.get(i));
+            let overlapping = [before, e.pieces.get(pos)]
+                .into_iter()
+                .flatten()
+                .find(|(o, d)| *o < end.max(offset + 1) && offset < o + d.len().max(1));
+            if let Some((o, d)) = overlapping {
                 if *o == offset && d.as_slice() == data {
                     return (FragResult::Duplicate, 0);
                 }
@@ -161,12 +172,7 @@ impl Reassembler {
             return (FragResult::MemLimit, 0);
         }
         while self.mem + cost > self.limit {
-            let oldest = self
-                .entries
-                .iter()
-                .filter(|(k, _)| **k != key)
-                .min_by_key(|(_, e)| e.age)
-                .map(|(k, _)| *k);
+            let oldest = self.order.iter().map(|(_, _, k)| *k).find(|k| *k != key);
             match oldest {
                 Some(k) => {
                     self.remove(&k);
@@ -175,13 +181,17 @@ impl Reassembler {
                 None => break,
             }
         }
-        let (timeout, age) = (self.timeout, self.next_age);
-        self.next_age += 1;
+        let (deadline, age) = (now + self.timeout, self.next_age);
+        if !self.entries.contains_key(&key) {
+            self.next_age += 1;
+            self.order.insert((deadline, age, key));
+        }
         let e = self.entries.entry(key).or_insert_with(|| Entry {
             pieces: Vec::new(),
             first_header: None,
             total: None,
-            deadline: now + timeout,
+            deadline,
+            received: 0,
             mem: 0,
             age,
         });
@@ -193,6 +203,7 @@ impl Reassembler {
         if !more {
             e.total = Some(end);
         }
+        e.received += data.len();
         e.mem += cost;
         self.mem += cost;
         match self.take_if_complete(&key) {
@@ -205,14 +216,7 @@ impl Reassembler {
         let e = self.entries.get(key)?;
         let total = e.total?;
         let header = e.first_header.as_ref()?;
-        let mut next = 0;
-        for (o, d) in &e.pieces {
-            if *o != next {
-                return None;
-            }
-            next += d.len();
-        }
-        if next != total {
+        if e.received != total {
             return None;
         }
         let mut out = reassembled_header(header, total);
@@ -226,21 +230,21 @@ impl Reassembler {
 
     /// Remove every datagram whose deadline is ≤ `now` (RFC 791 §3.2 reassembly timer).
     pub fn expire(&mut self, now: Instant) -> Vec<Expired> {
-        let keys: Vec<FragKey> = self
-            .entries
-            .iter()
-            .filter(|(_, e)| e.deadline <= now)
-            .map(|(k, _)| *k)
-            .collect();
         let mut out = Vec::new();
-        for key in keys {
+        while let Some(&(deadline, age, key)) = self.order.first() {
+            if deadline > now {
+                break;
+            }
+            self.order.remove(&(deadline, age, key));
             if let Some(e) = self.entries.remove(&key) {
                 self.mem -= e.mem;
                 let first = e.first_header.map(|h| {
+                    // Sorted by offset: fragment zero, if held, is first.
                     let data = e
                         .pieces
                         .into_iter()
-                        .find(|(o, _)| *o == 0)
+                        .next()
+                        .filter(|(o, _)| *o == 0)
                         .map(|(_, d)| d)
                         .unwrap_or_default();
                     (h, data)
@@ -298,6 +302,54 @@ mod tests {
             FragResult::Malformed
         );
         assert_eq!((ra.mem(), ra.len()), (0, 0));
+    }
+
+    #[test]
+    fn an_overlap_with_either_neighbour_or_spanning_a_gap_is_caught() {
+        let t = Instant::ZERO;
+        for (off, len) in [(8, 16), (4, 8), (20, 8), (0, 32), (16, 8)] {
+            let mut ra = r();
+            ra.insert(t, KEY, &HDR, 0, true, &[1; 16]);
+            ra.insert(t, KEY, &HDR, 24, true, &[1; 8]);
+            let res = ra.insert(t, KEY, &HDR, off, true, &[2; 32][..len]).0;
+            let want = if (off, len) == (16, 8) {
+                FragResult::Held // exactly fills the gap
+            } else {
+                FragResult::Overlap
+            };
+            assert_eq!(res, want, "fragment {off}+{len}");
+        }
+    }
+
+    #[test]
+    fn random_fragments_keep_memory_and_index_consistent() {
+        let mut rng = crate::rng::Rng::new(5);
+        let mut ra = Reassembler::new(20_000, Duration::from_secs(3));
+        let mut t = Instant::ZERO;
+        for _ in 0..20_000 {
+            let key = FragKey {
+                id: rng.below(20) as u16,
+                ..KEY
+            };
+            let off = 8 * rng.below(40) as usize;
+            let len = 8 * (1 + rng.below(30) as usize) - usize::from(rng.chance(0.1));
+            let more = rng.chance(0.8);
+            ra.insert(t, key, &HDR, off, more, &vec![off as u8; len]);
+            if rng.chance(0.05) {
+                t += Duration::from_millis(500);
+                ra.expire(t);
+            }
+            let held: usize = ra.entries.values().map(|e| e.mem).sum();
+            assert_eq!(ra.mem(), held);
+            assert!(ra.mem() <= 20_000);
+            assert_eq!(ra.order.len(), ra.entries.len());
+            for (k, e) in &ra.entries {
+                assert!(ra.order.contains(&(e.deadline, e.age, *k)));
+                let got: usize = e.pieces.iter().map(|(_, d)| d.len()).sum();
+                assert_eq!(got, e.received);
+                assert!(e.pieces.windows(2).all(|w| w[0].0 + w[0].1.len() <= w[1].0));
+            }
+        }
     }
 
     #[test]

@@ -77,6 +77,8 @@ impl Stack {
                 Counter::delivered_icmp
             }
             icmpv4::REDIRECT => Counter::drop_icmp_unhandled, // a single link: nothing to redirect
+            // RFC 6633 §2: hosts MUST silently discard Source Quench.
+            icmpv4::SOURCE_QUENCH => Counter::drop_icmp_unhandled,
             t if icmpv4::is_error_type(t) => self.icmp_error_input(now, &m),
             _ => Counter::drop_icmp_unhandled,
         }

@@ -1,8 +1,10 @@
 //! IPv4 input (RFC 791 §3.2, RFC 1122 §3.2.1): validate, filter addresses, reassemble, dispatch.
 //!
 //! Every packet gets exactly one outcome (`Counter`): delivered to ICMP/UDP/TCP/reassembly, or a
-//! named drop reason. Options are tolerated and skipped (RFC 1122 §3.2.1.8 allows ignoring the
-//! ones we do not implement). Read next: `fragment.rs`, then `icmp.rs` and `udp.rs`.
+//! named drop reason. Options are skipped: we implement none, and RFC 1122 §3.2.1.8 says to
+//! "interpret those IP options that they understand and silently ignore the others".
+//! Does not: forward, route, record routes or timestamps in echo replies (RFC 1122 §3.2.2.6).
+//! Read next: `fragment.rs`, then `icmp.rs` and `udp.rs`.
 
 use std::net::Ipv4Addr;
 
@@ -39,18 +41,28 @@ impl<'a> Datagram<'a> {
 }
 
 impl Stack {
-    /// Our subnet's directed broadcast address (none for /31 and /32, RFC 3021).
-    fn subnet_broadcast(&self) -> Option<Ipv4Addr> {
+    /// Our subnet's directed broadcast and network addresses (none for /31 and /32, RFC 3021).
+    fn subnet_edges(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
         let p = u32::from(self.cfg.prefix_len.min(32));
         if p >= 31 {
             return None;
         }
         let host_mask = u32::MAX >> p;
-        Some(Ipv4Addr::from(u32::from(self.cfg.addr) | host_mask))
+        let a = u32::from(self.cfg.addr);
+        Some((
+            Ipv4Addr::from(a | host_mask),
+            Ipv4Addr::from(a & !host_mask),
+        ))
     }
 
+    /// A broadcast destination: 255.255.255.255, our subnet's broadcast, and the old all-zeros
+    /// forms (0.0.0.0, the network address) that RFC 1122 §3.3.6 says hosts SHOULD accept.
     pub(super) fn is_broadcast(&self, a: Ipv4Addr) -> bool {
-        a.is_broadcast() || Some(a) == self.subnet_broadcast()
+        a.is_broadcast()
+            || a.is_unspecified()
+            || self
+                .subnet_edges()
+                .is_some_and(|(bcast, net)| a == bcast || a == net)
     }
 
     /// RFC 1122 §3.2.1.3: a host discards datagrams whose source is multicast, broadcast or

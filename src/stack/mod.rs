@@ -7,7 +7,8 @@
 //!
 //! Files: `ipv4.rs` (input checks, dispatch, RFC 791/1122), `fragment.rs` (reassembly),
 //! `output.rs` (the output queue and fragmentation), `icmp.rs` (RFC 792), `udp.rs` (RFC 768),
-//! `stats.rs` (a counter per drop reason). Read next: `ipv4.rs`.
+//! `stats.rs` (a counter per drop reason), `testkit.rs` (the scenario harness tests use).
+//! Read next: `ipv4.rs`.
 
 mod fragment;
 mod icmp;
@@ -24,6 +25,7 @@ use crate::rng::Rng;
 use crate::socket::{SocketError, SocketEvent, TcpHandle, UdpHandle};
 use crate::tcp::{Shutdown, TcpConfig, TcpInfo, TcpLayer};
 use crate::time::{Duration, Instant};
+use crate::wire::pretty;
 
 use fragment::Reassembler;
 use icmp::TokenBucket;
@@ -150,9 +152,9 @@ impl Stack {
                 log::trace!("ipv4: {} ({} bytes)", outcome.name(), packet.len())
             }
             c if c.name().starts_with("drop_") => {
-                log::debug!("ipv4: {} ({} bytes)", c.name(), packet.len())
+                log::debug!("ipv4: {}: {}", c.name(), pretty::summary(packet))
             }
-            _ => {}
+            c => log::trace!("ipv4: {}: {}", c.name(), pretty::summary(packet)),
         }
         self.stats.record(outcome);
     }
@@ -177,6 +179,10 @@ impl Stack {
             if let Some(n) = sent {
                 self.tcp_first = !tcp_turn;
                 self.stats.packets_out += 1;
+                log::trace!(
+                    "ipv4: out: {}",
+                    pretty::summary(buf.get(..n).unwrap_or(buf))
+                );
                 return Some(n);
             }
         }

@@ -7,8 +7,10 @@ use std::net::Ipv4Addr;
 
 use super::{Stack, StackConfig};
 use crate::time::{Duration, Instant};
+use crate::wire::checksum;
 use crate::wire::icmpv4;
-use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_ICMP, PROTO_UDP};
+use crate::wire::ipv4::{Ipv4Packet, Ipv4Repr, PROTO_ICMP, PROTO_TCP, PROTO_UDP};
+use crate::wire::pretty;
 use crate::wire::udp;
 
 /// The kernel side of the default TUN (RFC 2544 benchmark range).
@@ -19,6 +21,8 @@ pub struct Scenario {
     pub now: Instant,
     pub peer: Ipv4Addr,
     next_id: u16,
+    /// Every packet in and out, tcpdump style, for failure messages (`trace()`).
+    log: Vec<String>,
 }
 
 impl Default for Scenario {
@@ -42,6 +46,7 @@ impl Scenario {
             now: Instant::from_secs(1),
             peer: PEER,
             next_id: 1000,
+            log: Vec::new(),
         }
     }
 
@@ -69,16 +74,56 @@ impl Scenario {
         self.ip(PROTO_UDP).build(&d)
     }
 
+    fn note(&mut self, dir: &str, packet: &[u8]) {
+        let t = self.now.total_micros();
+        let line = format!(
+            "{:>4}.{:06} {dir} {}",
+            t / 1_000_000,
+            t % 1_000_000,
+            pretty::summary(packet)
+        );
+        self.log.push(line);
+    }
+
+    /// A whole TCP packet from `peer:sport` (20-byte header, no options, window 65535).
+    /// `flags` as in the header's byte 13 (SYN = 0x02, ACK = 0x10, ...).
+    pub fn tcp(
+        &mut self,
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut seg = Vec::with_capacity(20 + data.len());
+        seg.extend_from_slice(&sport.to_be_bytes());
+        seg.extend_from_slice(&dport.to_be_bytes());
+        seg.extend_from_slice(&seq.to_be_bytes());
+        seg.extend_from_slice(&ack.to_be_bytes());
+        seg.extend_from_slice(&[5 << 4, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        seg.extend_from_slice(data);
+        let c = checksum::transport_checksum(self.peer, self.us(), PROTO_TCP, &seg);
+        seg[16..18].copy_from_slice(&c.to_be_bytes());
+        self.ip(PROTO_TCP).build(&seg)
+    }
+
     pub fn peer_sends(&mut self, packet: &[u8]) -> &mut Self {
+        self.note("in ", packet);
         self.stack.handle_packet(self.now, packet);
         self
     }
 
     pub fn peer_sends_all(&mut self, packets: &[Vec<u8>]) -> &mut Self {
         for p in packets {
-            self.stack.handle_packet(self.now, p);
+            self.peer_sends(p);
         }
         self
+    }
+
+    /// The packet trace so far, one line per packet, with virtual timestamps.
+    pub fn trace(&self) -> String {
+        self.log.join("\n")
     }
 
     /// Move virtual time forward, firing due timers.
@@ -95,6 +140,7 @@ impl Scenario {
         let mut out = Vec::new();
         let mut buf = vec![0u8; self.stack.config().mtu.max(68)];
         while let Some(n) = self.stack.poll_transmit(self.now, &mut buf) {
+            self.note("out", &buf[..n]);
             out.push(buf[..n].to_vec());
             assert!(out.len() < 100_000, "poll_transmit never ends");
         }
@@ -105,7 +151,7 @@ impl Scenario {
     #[track_caller]
     pub fn expect_one(&mut self) -> Vec<u8> {
         let mut out = self.transmitted();
-        assert_eq!(out.len(), 1, "expected one packet, got {}", out.len());
+        assert_eq!(out.len(), 1, "expected one packet:\n{}", self.trace());
         out.remove(0)
     }
 

@@ -22,11 +22,16 @@ use crate::wire::udp::{self, UdpError, UdpPacket};
 /// RFC 6335 §6: the dynamic (ephemeral) port range.
 pub(crate) const EPHEMERAL_FIRST: u16 = 49152;
 const EPHEMERAL_COUNT: u32 = 65536 - EPHEMERAL_FIRST as u32;
+/// Besides `StackConfig::udp_queue_len` datagrams, a receive queue holds at most this many
+/// payload bytes (32 datagrams of the largest size), so memory stays bounded.
+pub(crate) const UDP_RX_MAX_BYTES: usize = 2 * 1024 * 1024;
 
 struct UdpSocket {
     local: SocketAddrV4,
     remote: Option<SocketAddrV4>,
     rx: VecDeque<(SocketAddrV4, Vec<u8>)>,
+    /// Payload bytes in `rx`.
+    rx_bytes: usize,
     /// Set by an ICMP error on a connected socket; returned once (like Linux's `sk_err`).
     error: Option<SocketError>,
 }
@@ -82,14 +87,18 @@ impl UdpTable {
         if taken {
             return Err(SocketError::AddrInUse);
         }
-        let h = self.next_handle;
-        self.next_handle = self.next_handle.wrapping_add(1);
+        let mut h = self.next_handle;
+        while self.sockets.contains_key(&h) {
+            h = h.wrapping_add(1); // after 2^32 binds: skip handles still open
+        }
+        self.next_handle = h.wrapping_add(1);
         self.sockets.insert(
             h,
             UdpSocket {
                 local: SocketAddrV4::new(ip, port),
                 remote: None,
                 rx: VecDeque::new(),
+                rx_bytes: 0,
                 error: None,
             },
         );
@@ -115,6 +124,7 @@ impl UdpTable {
             return Err(e);
         }
         let (from, data) = s.rx.pop_front().ok_or(SocketError::WouldBlock)?;
+        s.rx_bytes -= data.len();
         let n = data.len().min(buf.len());
         buf[..n].copy_from_slice(&data[..n]);
         Ok((n, from))
@@ -192,9 +202,10 @@ impl Stack {
         let Some(s) = self.udp.sockets.get_mut(&h) else {
             return Counter::drop_udp_closed_port;
         };
-        if s.rx.len() >= limit {
+        if s.rx.len() >= limit || s.rx_bytes + u.payload().len() > UDP_RX_MAX_BYTES {
             return Counter::drop_udp_queue_full;
         }
+        s.rx_bytes += u.payload().len();
         s.rx.push_back((from, u.payload().to_vec()));
         self.push_event(SocketEvent::Udp(UdpHandle(h)));
         Counter::delivered_udp

@@ -4,4 +4,5 @@
 pub mod checksum;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod pretty;
 pub mod udp;

@@ -1,0 +1,135 @@
+//! Configuration, per-connection info and layer-wide counters of the TCP engine.
+//!
+//! Every limit an attacker or a bad peer could push against is here and counted in `TcpStats`
+//! when hit. Defaults follow the RFCs (initial RTO 1 s RFC 6298 §2.1, MSL 2 min RFC 9293
+//! §3.4.2, keep-alive off RFC 1122 §4.2.3.6); labs shorten them. Read next: `seq.rs`.
+
+use crate::time::Duration;
+use std::net::SocketAddrV4;
+
+/// Tunables of the TCP engine. Defaults follow the RFCs; labs change them.
+#[derive(Clone, Debug)]
+pub struct TcpConfig {
+    /// Send and receive buffer size per connection, bytes.
+    pub send_buffer: usize,
+    pub recv_buffer: usize,
+    /// TIME-WAIT lasts 2×MSL (RFC 9293 §3.4.2: MSL = 2 minutes; labs shorten it).
+    pub msl: Duration,
+    /// Initial RTO (RFC 6298 §2.1: 1 s), and the bounds on RTO.
+    pub initial_rto: Duration,
+    pub min_rto: Duration,
+    pub max_rto: Duration,
+    /// Give up and abort with TimedOut after this many retransmissions of one segment.
+    pub max_retries: u32,
+    /// Delayed-ACK timer (RFC 9293 §3.8.6.3: < 0.5 s); zero disables delayed ACKs.
+    pub delayed_ack: Duration,
+    /// Keep-alive idle time (RFC 1122 §4.2.3.6); `None` = off (the default).
+    pub keepalive: Option<Duration>,
+    /// SYN queue and accept queue bound per listener.
+    pub backlog: usize,
+    /// Upper bound on connections (all states) in this layer.
+    pub max_connections: usize,
+    /// Negotiate window scaling / timestamps / SACK-permitted.
+    pub window_scaling: bool,
+    pub timestamps: bool,
+    pub sack: bool,
+    /// Congestion control algorithm name ("newreno", "reno", "none").
+    pub cc: String,
+    /// SYN (and SYN,ACK) retransmissions before giving up with TimedOut.
+    pub max_syn_retries: u32,
+    /// An orphaned FIN-WAIT-2 (closed by the application) is dropped after this long.
+    pub fin_timeout: Duration,
+    /// Keep-alive probe interval and count before the connection is declared dead.
+    pub keepalive_interval: Duration,
+    pub keepalive_probes: u32,
+    /// Out-of-order pieces held per connection (bytes are bounded by the receive window).
+    pub reassembly_max_segments: usize,
+    /// Challenge ACKs per connection per second (RFC 5961 §7).
+    pub challenge_ack_limit: u32,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            send_buffer: 256 * 1024,
+            recv_buffer: 256 * 1024,
+            msl: Duration::from_secs(120),
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(200),
+            max_rto: Duration::from_secs(60),
+            max_retries: 15,
+            delayed_ack: Duration::from_millis(40),
+            keepalive: None,
+            backlog: 128,
+            max_connections: 65536,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            cc: "newreno".to_string(),
+            max_syn_retries: 6,
+            fin_timeout: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(75),
+            keepalive_probes: 9,
+            reassembly_max_segments: 256,
+            challenge_ack_limit: 10,
+        }
+    }
+}
+
+/// A snapshot of one connection, for `--stats` and tests.
+#[derive(Clone, Debug, Default)]
+pub struct TcpInfo {
+    pub local: Option<SocketAddrV4>,
+    pub remote: Option<SocketAddrV4>,
+    /// RFC 9293 state name, e.g. "ESTABLISHED".
+    pub state: &'static str,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub retransmits: u64,
+    pub srtt: Option<Duration>,
+    pub rto: Duration,
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub snd_wnd: u32,
+    pub rcv_wnd: u32,
+}
+
+/// Counters of the TCP layer: every dropped segment is counted under a reason.
+#[derive(Clone, Debug, Default)]
+pub struct TcpStats {
+    pub segments_in: u64,
+    pub segments_out: u64,
+    pub retransmits: u64,
+    pub drop_bad_checksum: u64,
+    pub drop_malformed: u64,
+    pub rst_sent: u64,
+    pub connections_opened: u64,
+    /// Segments outside the receive window (§3.10.7.4 first check).
+    pub drop_out_of_window: u64,
+    /// Old duplicates rejected by PAWS (RFC 7323 §5).
+    pub drop_paws: u64,
+    /// ACKs of data never sent, or too old (RFC 5961 §5).
+    pub drop_bad_ack: u64,
+    /// Data that arrived after close (answered with RST, RFC 1122 §4.2.2.13).
+    pub drop_after_close: u64,
+    /// Out-of-order data dropped because the reassembly bound was hit.
+    pub drop_reassembly_full: u64,
+    /// SYNs dropped because a listener's backlog was full.
+    pub listen_overflows: u64,
+    /// SYNs / connects refused because `max_connections` was reached.
+    pub connection_limit: u64,
+    pub rst_received: u64,
+    /// RFC 5961 challenge ACKs sent, and those suppressed by the rate limit.
+    pub challenge_acks: u64,
+    pub challenge_ack_limited: u64,
+    /// Fast retransmissions (RFC 5681 §3.2, RFC 6582 partial ACKs).
+    pub retransmits_fast: u64,
+    pub rto_expirations: u64,
+    /// Connections that gave up (retransmission, SYN or keep-alive timeout).
+    pub timeouts: u64,
+    pub window_probes: u64,
+    pub keepalive_probes: u64,
+    /// ICMP errors matched to a connection / ignored.
+    pub icmp_errors: u64,
+    pub icmp_ignored: u64,
+}

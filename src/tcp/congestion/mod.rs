@@ -1,0 +1,67 @@
+//! Congestion control behind one small trait (RFC 5681, RFC 6582, RFC 3465, RFC 6928).
+//!
+//! A controller owns `cwnd` and `ssthresh` (both in bytes) and is handed facts by the
+//! connection: bytes newly acknowledged, the flight size, a duplicate ACK, a timeout. It never
+//! sees the connection itself, so each algorithm is unit-tested as a sequence of events. The
+//! connection may send `min(cwnd, snd_wnd) - flight_size` (RFC 5681 §3.1). Adding an algorithm
+//! is one file plus one arm in `new`. Read next: `congestion/newreno.rs`.
+
+pub mod newreno;
+pub mod none;
+
+use super::seq::SeqNum;
+use crate::time::Instant;
+
+/// `Send` because the runtime moves the whole stack into its driver thread.
+pub trait CongestionControl: core::fmt::Debug + Send {
+    fn name(&self) -> &'static str;
+    /// `cwnd`, bytes.
+    fn window(&self) -> u32;
+    fn ssthresh(&self) -> u32;
+    /// In fast recovery (between a fast retransmit and the ACK of `recover`).
+    fn in_recovery(&self) -> bool;
+    /// `ack` acknowledged `newly_acked` new bytes; `flight_size` is what was outstanding before.
+    /// Returns true when the ACK is a NewReno partial ACK and the first unacknowledged segment
+    /// must be retransmitted now (RFC 6582 §3.2 step 3).
+    fn on_ack(&mut self, now: Instant, ack: SeqNum, newly_acked: u32, flight_size: u32) -> bool;
+    /// The third duplicate ACK: fast retransmit and enter recovery until `recover` (the highest
+    /// sequence number sent) is acknowledged (RFC 5681 §3.2 steps 2-3, RFC 6582 §3.2 step 2).
+    /// Returns false when the controller declines (RFC 6582 §4.1: dupACKs after a timeout).
+    fn on_fast_retransmit(&mut self, now: Instant, flight_size: u32, recover: SeqNum) -> bool;
+    /// A further duplicate ACK during recovery (RFC 5681 §3.2 step 4: inflate by SMSS).
+    fn on_dup_ack(&mut self, now: Instant);
+    /// The retransmission timer expired (RFC 5681 §3.1 eq. (4), cwnd = loss window).
+    fn on_rto(&mut self, now: Instant, flight_size: u32);
+    /// The sender MSS became known (after option negotiation).
+    fn set_smss(&mut self, smss: u32);
+}
+
+/// RFC 6928 §2: IW = min(10·MSS, max(2·MSS, 14600)).
+pub fn initial_window(smss: u32) -> u32 {
+    (10 * smss).min((2 * smss).max(14600))
+}
+
+/// Build a controller by name: "newreno" (default), "reno", "none". Unknown names fall back to
+/// NewReno (and the caller logs it).
+pub fn new(name: &str, smss: u32) -> Box<dyn CongestionControl> {
+    match name {
+        "none" => Box::new(none::NoCongestionControl),
+        "reno" => Box::new(newreno::NewReno::new(smss, false)),
+        _ => Box::new(newreno::NewReno::new(smss, true)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_window_follows_rfc6928() {
+        assert_eq!(initial_window(1460), 14600);
+        assert_eq!(initial_window(536), 5360);
+        assert_eq!(initial_window(9000), 18000);
+        assert_eq!(new("reno", 1460).name(), "reno");
+        assert_eq!(new("none", 1460).window(), u32::MAX);
+        assert_eq!(new("x", 1460).name(), "newreno");
+    }
+}

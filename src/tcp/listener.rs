@@ -1,0 +1,38 @@
+//! A listening socket (RFC 9293 §3.10.1 passive OPEN, §3.10.7.2 LISTEN): its SYN queue (half-open
+//! connections in SYN-RECEIVED) and its accept queue (established, not yet accepted).
+//!
+//! Both are bounded by `backlog`: a SYN is taken only while syn_queue + accept_queue < backlog,
+//! so a completed handshake always finds room in the accept queue. A SYN beyond the bound is
+//! dropped and counted (the peer retransmits). SYN cookies are **not** implemented.
+//! Read next: `mod.rs`.
+
+use std::collections::VecDeque;
+use std::net::SocketAddrV4;
+
+use crate::socket::TcpHandle;
+
+#[derive(Debug)]
+pub struct Listener {
+    pub local: SocketAddrV4,
+    pub backlog: usize,
+    /// Connections of this listener still in SYN-RECEIVED.
+    pub syn_queue: usize,
+    /// Established connections waiting for `accept`.
+    pub accept_queue: VecDeque<TcpHandle>,
+}
+
+impl Listener {
+    pub fn new(local: SocketAddrV4, backlog: usize) -> Self {
+        Listener {
+            local,
+            backlog: backlog.max(1),
+            syn_queue: 0,
+            accept_queue: VecDeque::new(),
+        }
+    }
+
+    /// Room for one more half-open connection.
+    pub fn has_room(&self) -> bool {
+        self.syn_queue + self.accept_queue.len() < self.backlog
+    }
+}

@@ -1,0 +1,123 @@
+//! `TcpListener`/`TcpStream` between two stacks in one process (see tests/common/pair.rs).
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+use common::pair::{A, B, Pair};
+use tunstack::api::{TcpListener, TcpStream};
+
+fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the IPv4 Stack and TCP engine from main"]
+fn echo_both_directions_with_half_close() {
+    let p = Pair::new();
+    let (na, nb) = p.nets();
+    let l = TcpListener::bind(&na, SocketAddrV4::new(A, 7)).expect("listen");
+    assert_eq!(
+        l.local_addr().expect("addr"),
+        SocketAddr::V4(SocketAddrV4::new(A, 7))
+    );
+    let server = std::thread::spawn(move || {
+        let (mut s, peer) = l.accept().expect("accept");
+        assert_eq!(peer.ip(), std::net::IpAddr::V4(B));
+        let mut buf = vec![0u8; 8192];
+        loop {
+            let n = s.read(&mut buf).expect("server read");
+            if n == 0 {
+                break;
+            }
+            s.write_all(&buf[..n]).expect("server write");
+        }
+    });
+    let s = TcpStream::connect(&nb, SocketAddrV4::new(A, 7)).expect("connect");
+    assert_eq!(
+        s.peer_addr().expect("peer"),
+        SocketAddr::V4(SocketAddrV4::new(A, 7))
+    );
+    s.set_nodelay(true).expect("nodelay");
+    let size = if cfg!(debug_assertions) {
+        300_000
+    } else {
+        3_000_000
+    };
+    let data = pattern(size, 7);
+    let writer = s.try_clone().expect("clone");
+    let sent = data.clone();
+    let w = std::thread::spawn(move || {
+        (&writer).write_all(&sent).expect("client write");
+        writer.shutdown(Shutdown::Write).expect("shutdown");
+    });
+    let mut got = Vec::new();
+    (&s).read_to_end(&mut got).expect("client read");
+    w.join().expect("writer");
+    server.join().expect("server");
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "echoed bytes differ");
+}
+
+#[test]
+#[ignore = "needs the IPv4 Stack and TCP engine from main"]
+fn refused_timeout_and_reset_map_to_io_errors() {
+    let p = Pair::new();
+    let (na, nb) = p.nets();
+    let err = TcpStream::connect(&nb, SocketAddrV4::new(A, 9999)).expect_err("nobody listens");
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+
+    let l = TcpListener::bind(&na, SocketAddrV4::new(A, 80)).expect("listen");
+    let c = TcpStream::connect(&nb, SocketAddrV4::new(A, 80)).expect("connect");
+    let (s, _) = l.accept().expect("accept");
+    c.set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    let err = (&c).read(&mut buf).expect_err("nothing to read");
+    assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    assert!(c.set_read_timeout(Some(Duration::ZERO)).is_err());
+
+    s.abort();
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let err = (&c).read(&mut buf).expect_err("reset");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+}
+
+#[test]
+#[ignore = "needs the IPv4 Stack and TCP engine from main"]
+fn many_connections_without_a_thread_each_in_the_stack() {
+    let p = Pair::new();
+    let (na, nb) = p.nets();
+    let n = if cfg!(debug_assertions) { 300 } else { 3000 };
+    let l = TcpListener::bind(&na, SocketAddrV4::new(A, 7)).expect("listen");
+    let server = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for _ in 0..n {
+            let (s, _) = l.accept().expect("accept");
+            (&s).write_all(b"hi").expect("write");
+            open.push(s);
+        }
+        open
+    });
+    // All open at once, from one client thread.
+    let mut conns = Vec::new();
+    for _ in 0..n {
+        conns.push(TcpStream::connect(&nb, SocketAddrV4::new(A, 7)).expect("connect"));
+    }
+    for c in &conns {
+        let mut b = [0u8; 2];
+        (&*c).read_exact(&mut b).expect("read");
+        assert_eq!(&b, b"hi");
+    }
+    let open = server.join().expect("server");
+    assert_eq!(open.len(), n);
+    let live = nb
+        .with_stack(|s, _| s.tcp().connections().len())
+        .expect("ok");
+    assert!(live >= n, "only {live} connections listed");
+}

@@ -1,0 +1,219 @@
+// RFC 9293 §3.6 (closing), §3.10.4 (CLOSE), §3.10.7.4 eighth step (FIN), TIME-WAIT (§3.3.2),
+// RFC 6191 (TIME-WAIT reuse).
+#[path = "common/tcp_harness.rs"]
+mod harness;
+
+use harness::*;
+use tunstack::SocketError;
+use tunstack::tcp::TcpConfig;
+use tunstack::time::Duration;
+
+fn short_msl() -> TcpConfig {
+    TcpConfig {
+        msl: Duration::from_secs(2),
+        ..Scenario::quick_ack_config()
+    }
+}
+
+fn established_short_msl() -> Scenario {
+    Scenario::established_with(short_msl(), seg().syn().seq(IRS).mss(1460))
+}
+
+#[test]
+fn active_close_goes_through_fin_wait_and_time_wait() {
+    // RFC 9293 §3.6 Figure 12 (normal close), TIME-WAIT 2·MSL checked at t-1 and t.
+    let mut t = established_short_msl();
+    t.app_shutdown_write();
+    t.expect_state("FIN-WAIT-1");
+    t.expect_tx(seg().fin().seq(ISS + 1).ack(IRS + 1));
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2));
+    t.expect_state("FIN-WAIT-2");
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+    t.expect_tx(seg().seq(ISS + 2).ack(IRS + 2));
+    t.expect_state("TIME-WAIT");
+    assert_eq!(t.app_read().unwrap(), b"");
+    t.advance_ms(3999);
+    t.expect_state("TIME-WAIT");
+    t.advance_ms(1);
+    t.expect_state("CLOSED");
+}
+
+#[test]
+fn fin_follows_queued_data() {
+    // RFC 9293 §3.10.4: "queue this until all preceding SENDs have been segmentized".
+    let mut t = Scenario::established();
+    t.app_write(b"bye");
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin().seq(ISS + 1).payload(b"bye"));
+    let h = t.handle();
+    assert_eq!(t.tcp.send(t.now, h, b"more"), Err(SocketError::BrokenPipe));
+}
+
+#[test]
+fn passive_close_goes_through_close_wait_and_last_ack() {
+    // RFC 9293 §3.6: FIN in ESTABLISHED -> CLOSE-WAIT; our CLOSE -> LAST-ACK -> CLOSED.
+    let mut t = Scenario::established();
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 1));
+    t.expect_tx(seg().seq(ISS + 1).ack(IRS + 2));
+    t.expect_state("CLOSE-WAIT");
+    assert_eq!(t.app_read().unwrap(), b"", "EOF");
+    t.app_write(b"late reply"); // half-close: we may still send
+    t.expect_tx(seg().payload(b"late reply"));
+    t.app_shutdown_write();
+    t.expect_state("LAST-ACK");
+    t.expect_tx(seg().fin().seq(ISS + 11).ack(IRS + 2));
+    t.peer_sends(seg().seq(IRS + 2).ack(ISS + 12));
+    t.expect_state("CLOSED");
+}
+
+#[test]
+fn half_close_keeps_reading() {
+    // RFC 9293 §3.6 / RFC 1122 §4.2.2.13: after our FIN the peer may keep sending.
+    let mut t = Scenario::established();
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2).payload(b"still here"));
+    t.expect_tx(seg().ack(IRS + 11));
+    assert_eq!(t.app_read().unwrap(), b"still here");
+    t.expect_state("FIN-WAIT-2");
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing() {
+    // RFC 9293 §3.6 Figure 13: FIN-WAIT-1 + FIN -> CLOSING; ACK of our FIN -> TIME-WAIT.
+    let mut t = established_short_msl();
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin().seq(ISS + 1));
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 1));
+    t.expect_state("CLOSING");
+    t.expect_tx(seg().ack(IRS + 2));
+    t.peer_sends(seg().seq(IRS + 2).ack(ISS + 2));
+    t.expect_state("TIME-WAIT");
+    t.advance_ms(4000);
+    t.expect_state("CLOSED");
+}
+
+#[test]
+fn fin_and_ack_together_go_straight_to_time_wait() {
+    // RFC 9293 §3.10.7.4 eighth step: FIN-WAIT-1 with our FIN acked -> TIME-WAIT.
+    let mut t = established_short_msl();
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+    t.expect_state("TIME-WAIT");
+    t.expect_tx(seg().ack(IRS + 2));
+}
+
+#[test]
+fn retransmitted_fin_in_time_wait_is_acked_and_restarts_the_timer() {
+    // RFC 9293 §3.10.7.4: TIME-WAIT: ACK a retransmitted FIN and restart the 2·MSL timeout.
+    let mut t = established_short_msl();
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+    t.expect_tx(seg().ack(IRS + 2));
+    t.advance_ms(3000);
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+    t.expect_tx(seg().ack(IRS + 2));
+    t.advance_ms(3999);
+    t.expect_state("TIME-WAIT");
+    t.advance_ms(1);
+    t.expect_state("CLOSED");
+}
+
+#[test]
+fn close_releases_the_handle_and_finishes_in_the_background() {
+    // RFC 9293 §3.10.4: CLOSE in ESTABLISHED -> FIN-WAIT-1; the layer completes the close.
+    let mut t = established_short_msl();
+    t.app_close();
+    let h = t.handle();
+    assert_eq!(t.tcp.connect_status(h), Err(SocketError::InvalidHandle));
+    t.expect_tx(seg().fin().seq(ISS + 1));
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+    t.expect_tx(seg().ack(IRS + 2));
+    assert_eq!(t.tcp.connection_count(), 1, "in TIME-WAIT");
+    t.advance_ms(4000);
+    assert_eq!(t.tcp.connection_count(), 0);
+}
+
+#[test]
+fn close_with_unread_data_sends_rst() {
+    // RFC 9293 §3.10.4 / RFC 1122 §4.2.2.13: CLOSE with data pending SHOULD send RST.
+    let mut t = Scenario::established();
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1).payload(b"unread"));
+    t.expect_tx(seg().ack(IRS + 7));
+    t.app_close();
+    t.expect_tx(seg().rst().seq(ISS + 1).ack(IRS + 7));
+    assert_eq!(t.tcp.connection_count(), 0);
+}
+
+#[test]
+fn data_after_close_draws_rst() {
+    // RFC 1122 §4.2.2.13: new data after CLOSE cannot be delivered: RST.
+    let mut t = Scenario::established();
+    t.app_close();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2).payload(b"too late"));
+    t.expect_tx(seg().rst().seq(ISS + 2).ack(IRS + 1));
+    assert_eq!(t.stats().drop_after_close, 1);
+}
+
+#[test]
+fn abort_sends_rst() {
+    // RFC 9293 §3.10.5: ABORT in a synchronized state sends RST.
+    let mut t = Scenario::established();
+    t.app_abort();
+    t.expect_tx(seg().rst().seq(ISS + 1).ack(IRS + 1));
+    assert_eq!(t.tcp.connection_count(), 0);
+}
+
+#[test]
+fn orphaned_fin_wait_2_times_out() {
+    // Like Linux tcp_fin_timeout: a closed socket does not wait forever for the peer's FIN.
+    let cfg = TcpConfig {
+        fin_timeout: Duration::from_secs(5),
+        ..Scenario::quick_ack_config()
+    };
+    let mut t = Scenario::established_with(cfg, seg().syn().seq(IRS).mss(1460));
+    t.app_close();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2));
+    assert_eq!(t.tcp.connection_count(), 1);
+    t.advance_ms(4999);
+    assert_eq!(t.tcp.connection_count(), 1);
+    t.advance_ms(1);
+    assert_eq!(t.tcp.connection_count(), 0);
+}
+
+#[test]
+fn time_wait_is_reused_by_a_syn_with_a_higher_sequence_number() {
+    // RFC 6191 §2 (without timestamps, RFC 1122 §4.2.2.13): a new SYN above RCV.NXT reopens.
+    let mut t = established_short_msl();
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+    t.expect_tx(seg().ack(IRS + 2));
+    t.expect_state("TIME-WAIT");
+    // An old SYN (below RCV.NXT) is not a new connection: challenge ACK.
+    t.peer_sends(seg().syn().seq(IRS));
+    t.expect_tx(seg().ack(IRS + 2));
+    t.peer_sends(seg().syn().seq(IRS + 100_000));
+    t.expect_tx(seg().syn().ack(IRS + 100_001));
+    let l = t.listener.unwrap();
+    t.peer_sends(seg().seq(IRS + 100_001).ack(ISS + 1));
+    assert!(t.tcp.accept(l).is_ok());
+}
+
+#[test]
+fn shutdown_read_discards_incoming_data_without_reset() {
+    // shutdown(Read) (not in RFC 9293): data is acknowledged and dropped; recv() returns EOF.
+    let mut t = Scenario::established();
+    let h = t.handle();
+    t.tcp
+        .shutdown(t.now, h, tunstack::tcp::Shutdown::Read)
+        .unwrap();
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1).payload(b"ignored"));
+    t.expect_tx(seg().ack(IRS + 8));
+    assert_eq!(t.app_read().unwrap(), b"");
+    t.expect_state("ESTABLISHED");
+}

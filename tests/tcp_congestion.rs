@@ -1,0 +1,122 @@
+// RFC 5681 (slow start, congestion avoidance, fast retransmit/recovery), RFC 3465 (byte
+// counting), RFC 6582 (NewReno partial ACKs), RFC 6928 (initial window): controllers as event
+// sequences, then the connection driving one.
+#[path = "common/tcp_harness.rs"]
+mod harness;
+
+use harness::*;
+use tunstack::tcp::TcpConfig;
+use tunstack::tcp::congestion;
+use tunstack::tcp::seq::SeqNum;
+use tunstack::time::Instant;
+
+const MSS: u32 = 1460;
+const T0: Instant = Instant::ZERO;
+
+#[test]
+fn initial_window_is_rfc6928() {
+    // RFC 6928 §2: min(10·MSS, max(2·MSS, 14600)).
+    assert_eq!(congestion::new("newreno", MSS).window(), 14600);
+    assert_eq!(congestion::new("newreno", 4000).window(), 14600);
+    assert_eq!(congestion::new("newreno", 8000).window(), 16000);
+}
+
+#[test]
+fn slow_start_growth_with_byte_counting() {
+    // RFC 5681 §3.1 + RFC 3465 §2.2: cwnd += min(bytes acked, 2·SMSS) per ACK.
+    let mut cc = congestion::new("newreno", MSS);
+    let w0 = cc.window();
+    cc.on_ack(T0, SeqNum(0), 700, w0);
+    assert_eq!(cc.window(), w0 + 700);
+    cc.on_ack(T0, SeqNum(0), 10 * MSS, w0);
+    assert_eq!(cc.window(), w0 + 700 + 2 * MSS);
+}
+
+#[test]
+fn three_dupacks_halve_window() {
+    // RFC 5681 §3.2 (2)-(3): ssthresh = max(FlightSize/2, 2·SMSS), cwnd = ssthresh + 3·SMSS.
+    let mut cc = congestion::new("newreno", MSS);
+    assert!(cc.on_fast_retransmit(T0, 20 * MSS, SeqNum(100_000)));
+    assert_eq!(cc.ssthresh(), 10 * MSS);
+    assert_eq!(cc.window(), 13 * MSS);
+    cc.on_dup_ack(T0); // (4) inflate
+    assert_eq!(cc.window(), 14 * MSS);
+}
+
+#[test]
+fn rto_resets_to_loss_window() {
+    // RFC 5681 §3.1 eq. (4): ssthresh = max(FlightSize/2, 2·SMSS); cwnd = LW = 1 SMSS.
+    let mut cc = congestion::new("newreno", MSS);
+    cc.on_rto(T0, 8 * MSS);
+    assert_eq!(cc.window(), MSS);
+    assert_eq!(cc.ssthresh(), 4 * MSS);
+    // Then slow start up to ssthresh, then linear growth.
+    for _ in 0..3 {
+        cc.on_ack(T0, SeqNum(0), MSS, MSS);
+    }
+    assert_eq!(cc.window(), 4 * MSS);
+    for _ in 0..4 {
+        cc.on_ack(T0, SeqNum(0), MSS, 4 * MSS);
+    }
+    assert_eq!(cc.window(), 5 * MSS, "one SMSS per window of ACKed bytes");
+}
+
+#[test]
+fn newreno_partial_ack() {
+    // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole and keeps recovery; the ACK
+    // of `recover` ends it with cwnd = min(ssthresh, FlightSize + SMSS).
+    let mut cc = congestion::new("newreno", MSS);
+    cc.on_fast_retransmit(T0, 10 * MSS, SeqNum(50_000));
+    assert!(cc.on_ack(T0, SeqNum(20_000), 2 * MSS, 10 * MSS));
+    assert!(cc.in_recovery());
+    assert!(!cc.on_ack(T0, SeqNum(50_001), 8 * MSS, 8 * MSS));
+    assert!(!cc.in_recovery());
+    assert_eq!(cc.window(), MSS * 2); // min(5·MSS, max(0, MSS) + MSS)
+    // Plain Reno leaves recovery on the first new ACK.
+    let mut reno = congestion::new("reno", MSS);
+    reno.on_fast_retransmit(T0, 10 * MSS, SeqNum(50_000));
+    assert!(!reno.on_ack(T0, SeqNum(20_000), 2 * MSS, 10 * MSS));
+    assert!(!reno.in_recovery());
+}
+
+#[test]
+fn none_never_limits_the_sender() {
+    // Labs: "none" leaves only flow control.
+    let mut cc = congestion::new("none", MSS);
+    cc.on_rto(T0, 100 * MSS);
+    assert_eq!(cc.window(), u32::MAX);
+}
+
+#[test]
+fn connection_fast_retransmit_and_partial_ack_in_action() {
+    // RFC 6582 end to end: segments 1 and 3 lost; dupACKs -> retransmit 1; the partial ACK
+    // (for 2) retransmits 3 at once, without waiting for more dupACKs or the RTO.
+    let mut t = Scenario::established();
+    t.app_write(&vec![1u8; 6 * 1460]);
+    assert_eq!(t.drain().len(), 6);
+    let s = |n: u32| ISS + 1 + n * 1460;
+    for _ in 0..3 {
+        t.peer_sends(seg().seq(IRS + 1).ack(s(0)));
+    }
+    t.expect_tx(seg().seq(s(0)).len(1460));
+    let ssthresh = t.tcp.info(t.handle()).unwrap().ssthresh;
+    assert_eq!(ssthresh, 3 * 1460);
+    t.peer_sends(seg().seq(IRS + 1).ack(s(2))); // partial ACK
+    t.expect_tx(seg().seq(s(2)).len(1460));
+    t.peer_sends(seg().seq(IRS + 1).ack(s(6))); // everything
+    assert_eq!(t.conn().snd_una.0, s(6));
+    assert!(t.tcp.info(t.handle()).unwrap().cwnd <= ssthresh);
+}
+
+#[test]
+fn cc_none_sends_the_whole_receive_window() {
+    // With "none" only the peer's window limits the first flight (no RFC 6928 IW).
+    let cfg = TcpConfig {
+        cc: "none".into(),
+        ..Scenario::quick_ack_config()
+    };
+    let mut t = Scenario::established_with(cfg, seg().syn().seq(IRS).mss(1460));
+    t.app_write(&vec![0u8; 28 * 1460]); // whole segments: Nagle holds no tail
+    let sent: usize = t.drain().iter().map(|s| s.payload.len()).sum();
+    assert_eq!(sent, 28 * 1460);
+}
