@@ -61,7 +61,7 @@ fn sigint_also_stops_cleanly_and_stats_print_periodically() {
     let Some(mut ns) = Netns::new("cli-int") else {
         return;
     };
-    let mut ts = ns.spawn_tunstack(&["up", "--serve", "none", "--stats=1"]);
+    let mut ts = ns.spawn_tunstack(&["up", "--serve", "none", "--stats=1", "--delay", "5ms"]);
     assert!(ts.wait_ready(READY), "not ready: {}", ts.stderr());
     std::thread::sleep(Duration::from_millis(1300));
     ts.signal(libc::SIGINT);
@@ -73,6 +73,11 @@ fn sigint_also_stops_cleanly_and_stats_print_periodically() {
         "no periodic stats line: {err}"
     );
     assert!(err.contains("signal 2 received"), "{err}");
+    assert!(
+        err.contains("emulator (each direction): delay 5ms"),
+        "{err}"
+    );
+    assert!(err.contains("emulator in: "), "{err}");
 }
 
 #[test]

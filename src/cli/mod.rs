@@ -74,6 +74,32 @@ fn impair_config(e: &EmuArgs) -> ImpairConfig {
     }
 }
 
+/// "loss 2% delay 50ms ...", or None for a clean link.
+fn describe_emulator(e: &EmuArgs) -> Option<String> {
+    let pct = |name: &str, v: Option<f64>| {
+        v.filter(|p| *p > 0.0)
+            .map(|p| format!("{name} {}%", p * 100.0))
+    };
+    let dur = |name: &str, v: Option<std::time::Duration>| {
+        v.filter(|d| !d.is_zero()).map(|d| format!("{name} {d:?}"))
+    };
+    let parts: Vec<String> = [
+        pct("loss", e.loss),
+        dur("delay", e.delay),
+        dur("jitter", e.jitter),
+        pct("reorder", e.reorder),
+        pct("duplicate", e.duplicate),
+        pct("corrupt", e.corrupt),
+        e.rate.map(|r| format!("rate {r} bit/s")),
+        e.rate
+            .map(|_| format!("queue {} bytes", e.queue.unwrap_or(64 * 1024))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
 /// Open the device and start the driver.
 fn bring_up(
     t: &TunArgs,
@@ -154,6 +180,9 @@ fn up(a: UpArgs) -> ExitCode {
             served.join(", ")
         }
     );
+    if let Some(line) = describe_emulator(&a.emu) {
+        eprintln!("tunstack: emulator (each direction): {line}");
+    }
     eprintln!("tunstack: ready (try: ping {addr}; Ctrl-C or SIGTERM to stop)");
     match rt.wait() {
         Ok(r) => {
