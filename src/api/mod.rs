@@ -58,3 +58,28 @@ pub(crate) fn v4(addr: impl ToSocketAddrs) -> io::Result<SocketAddrV4> {
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn handles_are_send_and_sync_like_std() {
+        send_sync::<Net>();
+        send_sync::<TcpStream>();
+        send_sync::<TcpListener>();
+        send_sync::<UdpSocket>();
+    }
+
+    #[test]
+    fn only_ipv4_addresses_resolve() {
+        assert_eq!(
+            v4("198.18.0.2:80").ok(),
+            Some("198.18.0.2:80".parse().expect("addr"))
+        );
+        let e = v4("[::1]:80").expect_err("IPv6");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+}
