@@ -54,7 +54,8 @@ fn check_tun_args(t: &TunArgs) {
     }
     if !units::same_subnet(addr, t.host_addr, prefix) {
         usage_error(format!(
-            "--host-addr {} is not in the stack's subnet {addr}/{prefix}",
+            "--host-addr {} is not in the stack's subnet {addr}/{prefix} \
+             (give --host-addr an address in that subnet)",
             t.host_addr
         ));
     }
