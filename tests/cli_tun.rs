@@ -201,3 +201,18 @@ fn pcap_to_an_unwritable_path_fails_with_exit_1() {
     assert_eq!(st.code(), Some(1), "{err}");
     assert!(err.contains("/nonexistent-dir/x.pcap"), "{err}");
 }
+
+#[test]
+fn deleting_the_device_under_us_is_a_runtime_failure() {
+    let Some(mut ns) = Netns::new("cli-devdel") else {
+        return;
+    };
+    let mut ts = ns.spawn_tunstack(&["up", "--tun", "tsdel0", "--serve", "none"]);
+    assert!(ts.wait_ready(READY), "not ready: {}", ts.stderr());
+    let o = ns.exec(&["ip", "link", "del", "tsdel0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = ts.wait_exit(EXIT).expect("exits when the device goes");
+    let err = ts.stderr();
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(err.contains("the link went away"), "{err}");
+}
