@@ -138,3 +138,47 @@ fn linux_discard_and_closed_port_refused() {
     assert_eq!(out, "True\nrefused");
     stop(&mut ts);
 }
+
+#[test]
+fn linux_slow_reader_gets_zero_window_probes_and_exact_chargen() {
+    // RFC 9293 §3.8.6.1: the kernel's small receive buffer fills; we must probe the zero window
+    // and resume exactly where we stopped when it opens.
+    let Some(mut ns) = Ns::new("tcp-slowread") else {
+        return;
+    };
+    if !has(&ns, "python3") {
+        skip("needs python3");
+        return;
+    }
+    let mut ts = start(&mut ns, &["--serve", "chargen,echo"]);
+    let out = python(
+        &ns,
+        &mut ts,
+        &format!(
+            "import socket, time\n\
+             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)\n\
+             s.settimeout(30); s.connect(('{STACK}', 19))\n\
+             time.sleep(1.5)\n\
+             want = b''.join(bytes(32 + (n + i) % 95 for i in range(72)) + b'\\r\\n' for n in range(95)) * 30\n\
+             got = bytearray()\n\
+             while len(got) < len(want):\n\
+             \x20   b = s.recv(4096)\n\
+             \x20   if not b: break\n\
+             \x20   got += b\n\
+             \x20   if len(got) < 20000: time.sleep(0.01)\n\
+             print(bytes(got[:len(want)]) == want)\n\
+             s.close()\n\
+             e = socket.create_connection(('{STACK}', 7), timeout=10); e.sendall(b'ok'); print(e.recv(2))"
+        ),
+    );
+    assert_eq!(out, "True\nb'ok'");
+    let log = stop(&mut ts);
+    // The stack's exit counters: the zero window really was probed.
+    let probes: u64 = log
+        .split("window_probes: ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(probes > 0, "no zero-window probes:\n{log}");
+}
