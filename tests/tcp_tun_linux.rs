@@ -182,3 +182,55 @@ fn linux_slow_reader_gets_zero_window_probes_and_exact_chargen() {
         .unwrap_or(0);
     assert!(probes > 0, "no zero-window probes:\n{log}");
 }
+
+#[test]
+fn we_connect_to_a_linux_echo_server() {
+    // Active open towards the kernel (RFC 9293 §3.5): `tunstack connect` pipes 1 MB through a
+    // python echo server on the kernel side and must get the same bytes back.
+    let Some(ns) = Ns::new("tcp-client") else {
+        return;
+    };
+    if !has(&ns, "python3") {
+        skip("needs python3");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ts-tcp-client-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (inp, outp) = (dir.join("in"), dir.join("out"));
+    let data: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&inp, &data).unwrap();
+    let server = "import socket\n\
+                  l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+                  l.bind(('0.0.0.0', 9000)); l.listen(1); l.settimeout(30)\n\
+                  c, _ = l.accept()\n\
+                  while True:\n\
+                  \x20   b = c.recv(65536)\n\
+                  \x20   if not b: break\n\
+                  \x20   c.sendall(b)\n\
+                  c.close()";
+    let script = format!(
+        "timeout 60 python3 -c \"$SERVER\" & sleep 0.5; \
+         timeout 60 {bin} connect 198.18.0.1:9000 < {i} > {o}; echo exit=$?; wait",
+        bin = common::netns::tunstack_bin(),
+        i = inp.display(),
+        o = outp.display()
+    );
+    let o = ns
+        .command("sh")
+        .env("SERVER", server)
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let got = std::fs::read(&outp).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        got == data,
+        "got {} of {} bytes; {}{}",
+        got.len(),
+        data.len(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
