@@ -348,14 +348,13 @@ fn sweep(seeds: std::ops::Range<u64>, size: impl Fn(u64) -> (usize, usize)) -> T
 }
 
 #[test]
+#[ignore = "a tool: TCP_SEED=n [TCP_BIG=1] RUST_LOG=debug cargo test --test tcp_sim_transfer -- --ignored"]
 fn debug_one_seed() {
-    // TCP_SEED=n runs one seed of the sweep with logging (RUST_LOG=debug).
-    let Some(seed) = std::env::var("TCP_SEED")
+    // Replays one seed of the 200-seed sweep with logging.
+    let seed: u64 = std::env::var("TCP_SEED")
         .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return;
-    };
+        .and_then(|s| s.parse().ok())
+        .expect("set TCP_SEED to the seed to replay");
     let _ = env_logger::builder().is_test(true).try_init();
     // TCP_BIG=1: the release sizes of the 200-seed sweep.
     let big = std::env::var("TCP_BIG").is_ok();
