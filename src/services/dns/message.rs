@@ -156,10 +156,19 @@ pub struct Message {
 struct Reader<'a> {
     msg: &'a [u8],
     pos: usize,
+    /// End of the current RDATA (reads past it are Malformed), else the message length.
+    limit: usize,
 }
 
 impl Reader<'_> {
     fn bytes(&mut self, n: usize) -> Result<&[u8], ParseError> {
+        if self.pos + n > self.limit {
+            return Err(if self.limit < self.msg.len() {
+                ParseError::Malformed
+            } else {
+                ParseError::Truncated
+            });
+        }
         let s = self
             .msg
             .get(self.pos..self.pos + n)
@@ -177,6 +186,9 @@ impl Reader<'_> {
     }
     fn name(&mut self) -> Result<Name, ParseError> {
         let (n, next) = Name::read(self.msg, self.pos)?;
+        if next > self.limit {
+            return Err(ParseError::Malformed);
+        }
         self.pos = next;
         Ok(n)
     }
@@ -198,7 +210,25 @@ impl Reader<'_> {
         if end > self.msg.len() {
             return Err(ParseError::Truncated);
         }
-        let data = match rtype {
+        self.limit = end;
+        let data = self.rdata(rtype, len, end);
+        self.limit = self.msg.len();
+        let data = data?;
+        if self.pos != end {
+            return Err(ParseError::Malformed);
+        }
+        Ok(Record {
+            name,
+            rtype,
+            class,
+            ttl,
+            data,
+        })
+    }
+
+    /// RDATA of `len` bytes ending at `end` (RFC 1035 §3.3).
+    fn rdata(&mut self, rtype: u16, len: usize, end: usize) -> Result<RData, ParseError> {
+        Ok(match rtype {
             rtype::A if len == 4 => {
                 let b = self.bytes(4)?;
                 RData::A(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
@@ -236,16 +266,6 @@ impl Reader<'_> {
                 RData::Txt(strings)
             }
             _ => RData::Other(self.bytes(len)?.to_vec()),
-        };
-        if self.pos != end {
-            return Err(ParseError::Malformed);
-        }
-        Ok(Record {
-            name,
-            rtype,
-            class,
-            ttl,
-            data,
         })
     }
 }
@@ -257,6 +277,7 @@ impl Message {
         let mut r = Reader {
             msg,
             pos: HEADER_LEN,
+            limit: msg.len(),
         };
         let mut m = Message {
             header,

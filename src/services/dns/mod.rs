@@ -8,6 +8,8 @@
 mod answer;
 pub mod message;
 mod name;
+#[cfg(test)]
+mod tests;
 pub mod zone;
 
 use std::io::{self, Read, Write};

@@ -10,7 +10,7 @@ pub const MAX_NAME: usize = 255;
 const MAX_POINTERS: usize = 128;
 
 /// Why a message could not be parsed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ParseError {
     /// The message ends inside a field.
     Truncated,
@@ -124,11 +124,13 @@ impl Name {
 
     /// Read a name at `pos` in `msg`, following compression pointers (RFC 1035 §4.1.4).
     /// Returns the name and the offset just after it in the original position.
-    /// Every pointer must point strictly before the pointer itself, so loops are impossible.
+    /// Every pointer must point strictly before where the current run of labels began (the
+    /// name's start, or the previous pointer's target), so targets strictly decrease: no loops.
     pub fn read(msg: &[u8], pos: usize) -> Result<(Name, usize), ParseError> {
         let mut labels = Vec::new();
         let mut wire = 1usize; // the root octet
         let mut at = pos;
+        let mut run_start = pos;
         let mut end = None; // where the name ends in the original position
         let mut hops = 0;
         loop {
@@ -152,11 +154,12 @@ impl Name {
                     let lo = *msg.get(at + 1).ok_or(ParseError::Truncated)?;
                     let target = (usize::from(len & 0x3F) << 8) | usize::from(lo);
                     hops += 1;
-                    if target >= at || hops > MAX_POINTERS {
+                    if target >= run_start || hops > MAX_POINTERS {
                         return Err(ParseError::BadPointer);
                     }
                     end.get_or_insert(at + 2);
                     at = target;
+                    run_start = target;
                 }
                 _ => return Err(ParseError::BadLabel),
             }
