@@ -44,10 +44,13 @@ fn start(ns: &mut Netns, extra: &[&str]) -> Tunstack {
     ts
 }
 
-fn stop(mut ts: Tunstack) {
+/// SIGTERM, a clean exit; returns stderr.
+fn stop(mut ts: Tunstack) -> String {
     ts.signal(libc::SIGTERM);
     let st = ts.wait_exit(Duration::from_secs(10)).expect("exits");
-    assert_eq!(st.code(), Some(0), "{}", ts.stderr());
+    let err = ts.stderr();
+    assert_eq!(st.code(), Some(0), "{err}");
+    err
 }
 
 #[test]
@@ -88,6 +91,8 @@ fn dig_gets_every_record_type_nxdomain_and_tcp_fallback() {
     );
     assert!(full.contains(";WwW.LaB.TeSt.\t\t\tIN\tA"), "{full}");
     assert!(full.contains("\t300\tIN\tA\t198.18.0.2"), "{full}");
+    // 12 header + 18 question + 16 answer (owner compressed to a 2-byte pointer) + 11 OPT.
+    assert!(full.contains("MSG SIZE  rcvd: 57"), "{full}");
 
     let nx = dig.run(&["nosuch.lab.test", "A"]);
     assert!(nx.contains("status: NXDOMAIN"), "{nx}");
@@ -130,7 +135,24 @@ fn dig_gets_every_record_type_nxdomain_and_tcp_fallback() {
         tcp.contains("2001:db8::2") && tcp.contains("(TCP)"),
         "{tcp}"
     );
-    stop(ts);
+    let err = stop(ts);
+    // The exit report counts what happened: 15 UDP queries (more if dig had to retry), 3 TC
+    // answers (big, medium, +ignore), 3 over TCP (2 retries and +tcp).
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("dns: "))
+        .unwrap_or_else(|| panic!("no dns summary in {err}"));
+    let udp: u64 = line
+        .split("(udp ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(udp >= 15, "{line}");
+    assert!(
+        line.ends_with("tcp 3), 3 truncated, 1 nxdomain, 1 refused, 0 formerr, 0 dropped"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -165,7 +187,7 @@ fn dns_zone_file_replaces_the_builtin_zone() {
         out.contains("status: NXDOMAIN") && out.contains("\t30\tIN\tSOA"),
         "{out}"
     );
-    stop(ts);
+    let _ = stop(ts);
     let _ = std::fs::remove_file(&path);
 }
 

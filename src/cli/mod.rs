@@ -168,6 +168,9 @@ fn up(a: UpArgs) -> ExitCode {
                 );
             }
             eprint!("{r}");
+            if a.serve.0.contains(&tunstack::services::Service::Dns) {
+                eprintln!("{}", tunstack::services::dns::summary());
+            }
             eprintln!("tunstack: stopped");
             ExitCode::SUCCESS
         }

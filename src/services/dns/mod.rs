@@ -66,6 +66,23 @@ pub static COUNTERS: Counters = Counters {
     truncated: AtomicU64::new(0),
 };
 
+/// One line for the exit report, e.g. `dns: 12 queries (udp 10, tcp 2), 1 truncated, ...`.
+pub fn summary() -> String {
+    let c = &COUNTERS;
+    let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let (u, t) = (g(&c.udp_queries), g(&c.tcp_queries));
+    format!(
+        "dns: {} queries (udp {u}, tcp {t}), {} truncated, {} nxdomain, {} refused, {} formerr, \
+         {} dropped",
+        u + t,
+        g(&c.truncated),
+        g(&c.nxdomain),
+        g(&c.refused),
+        g(&c.formerr),
+        g(&c.dropped)
+    )
+}
+
 fn count(query: &[u8], t: Transport, o: Outcome) {
     let c = &COUNTERS;
     let bump = |a: &AtomicU64| a.fetch_add(1, Ordering::Relaxed);
