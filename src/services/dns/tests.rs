@@ -359,9 +359,12 @@ fn zone_file_syntax() {
          @ 100 IN NS ns\n\
          ns 100 A 192.0.2.1\n\
          www.example.org. 100 TXT \"a \\\"quoted\\\" ; string\" bare\n\
-         mx 100 MX 5 ns\n",
+         mx 100 MX 5 ns\n\
+         soa 100 TXT SOA\n\
+         in 100 IN TXT IN SOA\n",
     )
     .unwrap();
+    assert_eq!(z.records().filter(|r| r.rtype == rtype::SOA).count(), 1);
     let txt = z.records().find(|r| r.rtype == rtype::TXT).unwrap();
     assert_eq!(
         txt.data,

@@ -190,10 +190,11 @@ impl Zone {
         let soa_lines: Vec<_> = lines
             .iter()
             .filter(|(_, t)| {
-                t.iter()
-                    .skip(2)
-                    .take(2)
-                    .any(|x| x.eq_ignore_ascii_case("SOA"))
+                let ty = match t.get(2) {
+                    Some(c) if c.eq_ignore_ascii_case("IN") => t.get(3),
+                    c => c,
+                };
+                ty.is_some_and(|x| x.eq_ignore_ascii_case("SOA"))
             })
             .collect();
         let [(soa_no, soa_t)] = soa_lines[..] else {
