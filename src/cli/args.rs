@@ -16,7 +16,8 @@ use super::units;
     long_about = "A userspace TCP/IP stack (our own IPv4, ICMP, UDP and TCP) on a Linux TUN device.\n\
                   The kernel side of the device gets --host-addr; our stack answers on --addr.\n\
                   Needs CAP_NET_ADMIN (root, setcap, or a persistent device you own: see docs/cli.md).",
-    after_help = "Exit status: 0 ok, 1 runtime failure, 2 bad usage, 77 no privilege for the TUN device."
+    after_help = "Exit status: 0 ok, 1 runtime failure, 2 bad usage, 77 no privilege for the TUN device,\n\
+                  130 `connect` interrupted by SIGINT/SIGTERM."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -42,7 +43,7 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct TunArgs {
     /// TUN device name (created if missing; a persistent device is attached to).
-    #[arg(long = "tun", value_name = "NAME", default_value = "tunstack0")]
+    #[arg(long = "tun", value_name = "NAME", default_value = "tunstack0", value_parser = units::ifname)]
     pub tun: String,
     /// Our stack's address and prefix.
     #[arg(long, value_name = "CIDR", default_value = "198.18.0.2/24", value_parser = units::cidr)]

@@ -249,6 +249,14 @@ fn handle<S: Read + Write>(c: &mut Conn<S>, req: &Request) -> io::Result<bool> {
     let head = req.method == "HEAD";
     let path = req.target.split('?').next().unwrap_or("");
     let get_like = req.method == "GET" || head;
+    // RFC 9110 §10.1.1: a client waiting on "Expect: 100-continue" gets an interim response
+    // before we read the body (curl otherwise waits a second before sending large uploads).
+    let expects_continue = req
+        .header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    if expects_continue && req.minor == 1 && req.body != Body::None {
+        c.s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
     if path == "/sink" {
         if req.method != "POST" {
             respond(
