@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lab 2: the speed of light. The seed's RTT table, emulated with --delay (half the RTT each way),
-# measured with ping and curl -w. docs/labs/02-speed-of-light.md. Usage: sudo tools/labs/02.sh
+# Lab 2: the speed of light: the seed's RTT table.
+# The RTTs emulated with --delay (half each way), measured with ping and curl -w.
+# docs/labs/02-speed-of-light.md. Usage: sudo tools/labs/02.sh
 source "$(dirname "$0")/lib.sh"
 lab_init 02 "speed of light: the seed's RTT table"
 lab_need curl ping

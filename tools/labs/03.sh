@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lab 3: bandwidth vs latency. Throughput = window / RTT; the bandwidth-delay product; a fat
-# long pipe vs a thin short one for an interactive request. docs/labs/03-bandwidth-latency.md.
+# Lab 3: bandwidth vs latency: window/RTT, the BDP, fat-long vs thin-short pipes.
+# docs/labs/03-bandwidth-latency.md.
 # Usage: sudo tools/labs/03.sh
 source "$(dirname "$0")/lib.sh"
 lab_init 03 "bandwidth vs latency"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lab 7: flow control. A slow reader, the zero window, window probes and their back-off.
+# Lab 7: flow control: a slow reader, the zero window, window probes.
 # docs/labs/07-flow-control.md. Usage: sudo tools/labs/07.sh
 source "$(dirname "$0")/lib.sh"
 lab_init 07 "flow control: slow reader, zero window, window probes"

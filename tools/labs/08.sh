@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lab 8: head-of-line blocking. The same message stream over TCP and over UDP through a lossy
-# link; the per-message latency distribution. docs/labs/08-head-of-line.md.
+# Lab 8: head-of-line blocking: a message stream over TCP vs UDP under loss.
+# The per-message latency distribution. docs/labs/08-head-of-line.md.
 # Usage: sudo tools/labs/08.sh
 source "$(dirname "$0")/lib.sh"
 lab_init 08 "head-of-line blocking: a message stream over TCP vs UDP under loss"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lab 9: DNS over UDP. Resolution, caching and TTLs, NXDOMAIN, a lost query and the client's
-# retry. docs/labs/09-dns.md. Usage: sudo tools/labs/09.sh
+# Lab 9: DNS over UDP: resolution, TTL and caching, NXDOMAIN, a lost query's retry.
+# docs/labs/09-dns.md. Usage: sudo tools/labs/09.sh
 source "$(dirname "$0")/lib.sh"
 lab_init 09 "DNS over UDP: resolution, TTL, NXDOMAIN, a lost query and the retry"
 lab_need dig python3 tshark

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lab 10: HTTP/1.1 and many small objects: 1 keep-alive connection vs 6 parallel connections vs
-# a new connection per request; handshakes x RTT. docs/labs/10-http11.md.
+# Lab 10: HTTP/1.1: 50 small objects over 1, 6 and 50 connections.
+# Keep-alive vs a new connection per request; handshakes x RTT. docs/labs/10-http11.md.
 # Usage: sudo tools/labs/10.sh
 source "$(dirname "$0")/lib.sh"
 lab_init 10 "HTTP/1.1: 50 small objects over 1, 6 and 50 connections"
