@@ -1,0 +1,596 @@
+//! The interop matrix (issue 5 §2): a client of one stack against a server of the other (or
+//! the same) in the simulator, one scenario at a time, byte-exact and cleanly closed.
+//!
+//! `run` builds the two endpoints, joins them with `link::sim::Sim` over the scenario's link,
+//! plays the scenario's applications on both ends and returns the virtual time at which both
+//! applications were done, or a description of what went wrong. The client is A (198.18.0.1),
+//! the server B (198.18.0.2:PORT).
+
+use std::cell::Cell;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+use super::{SmolConfig, SmolStack};
+use crate::link::endpoint::TcpEndpoint;
+use crate::link::impair::ImpairConfig;
+use crate::link::sim::{Dir, Event, Sim};
+use crate::socket::{SocketError, TcpHandle};
+use crate::stack::{Stack, StackConfig};
+use crate::tcp::{Shutdown, TcpConfig};
+use crate::time::{Duration, Instant};
+
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub const PORT: u16 = 5001;
+
+/// Which implementation plays a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    Ours,
+    Smol,
+}
+
+impl fmt::Display for Impl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Impl::Ours => "ours",
+            Impl::Smol => "smoltcp",
+        })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    Handshake,
+    Bulk,
+    RequestResponse,
+    HalfClose,
+    Abort,
+    SlowReader,
+    Loss1,
+    Loss5,
+    Reorder,
+    Duplicate,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 10] = [
+        Scenario::Handshake,
+        Scenario::Bulk,
+        Scenario::RequestResponse,
+        Scenario::HalfClose,
+        Scenario::Abort,
+        Scenario::SlowReader,
+        Scenario::Loss1,
+        Scenario::Loss5,
+        Scenario::Reorder,
+        Scenario::Duplicate,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Handshake => "handshake",
+            Scenario::Bulk => "bulk both ways",
+            Scenario::RequestResponse => "request/response",
+            Scenario::HalfClose => "half-close",
+            Scenario::Abort => "abort (RST)",
+            Scenario::SlowReader => "slow reader",
+            Scenario::Loss1 => "loss 1%",
+            Scenario::Loss5 => "loss 5%",
+            Scenario::Reorder => "reorder",
+            Scenario::Duplicate => "duplicate",
+        }
+    }
+
+    /// The link, each direction: 5 ms delay, 100 Mbit/s, plus the scenario's impairment.
+    pub fn link(self) -> ImpairConfig {
+        let base = ImpairConfig {
+            delay: Duration::from_millis(5),
+            rate_bps: Some(100_000_000),
+            ..ImpairConfig::default()
+        };
+        match self {
+            Scenario::Loss1 => ImpairConfig { loss: 0.01, ..base },
+            Scenario::Loss5 => ImpairConfig { loss: 0.05, ..base },
+            Scenario::Reorder => ImpairConfig {
+                reorder: 0.05,
+                jitter: Duration::from_millis(2),
+                ..base
+            },
+            Scenario::Duplicate => ImpairConfig {
+                duplicate: 0.05,
+                ..base
+            },
+            _ => base,
+        }
+    }
+}
+
+/// Sizes (smaller in debug builds; CI runs the matrix in release).
+#[derive(Clone, Copy, Debug)]
+pub struct Sizes {
+    /// Bytes each way in the bulk and impaired scenarios.
+    pub bulk: usize,
+    pub rounds: usize,
+    /// Request and response size of one round.
+    pub request: usize,
+    pub response: usize,
+    /// The slow reader: bytes sent, its receive buffer, and how much it reads per 10 ms.
+    pub slow_total: usize,
+    pub slow_buffer: usize,
+    pub slow_chunk: usize,
+}
+
+impl Sizes {
+    pub fn full() -> Self {
+        Sizes {
+            bulk: 1 << 20,
+            rounds: 1000,
+            request: 100,
+            response: 1000,
+            slow_total: 256 * 1024,
+            slow_buffer: 16 * 1024,
+            slow_chunk: 4096,
+        }
+    }
+    pub fn small() -> Self {
+        Sizes {
+            bulk: 128 * 1024,
+            rounds: 100,
+            slow_total: 64 * 1024,
+            ..Self::full()
+        }
+    }
+}
+
+/// What one cell run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Virtual time until both applications were done.
+    pub completion: Duration,
+    /// Segments with a zero window seen on the link (the slow reader must cause some).
+    pub zero_windows: u64,
+    pub packets: u64,
+}
+
+fn pattern(n: usize, salt: u64) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u64).wrapping_mul(2_654_435_761).wrapping_add(salt) as u8 ^ (i >> 9) as u8)
+        .collect()
+}
+
+/// Our stack for a matrix run: defaults, with buffers as large as the reference's and a short
+/// MSL so TIME-WAIT ends inside the run.
+pub fn ours(addr: Ipv4Addr, seed: u64, buffer: usize) -> Stack {
+    Stack::new(StackConfig {
+        addr,
+        seed,
+        tcp: TcpConfig {
+            send_buffer: buffer,
+            recv_buffer: buffer,
+            msl: Duration::from_secs(1),
+            ..TcpConfig::default()
+        },
+        ..StackConfig::default()
+    })
+}
+
+/// The reference stack for a matrix run (docs/reference.md).
+pub fn smol(addr: Ipv4Addr, peer: Ipv4Addr, seed: u64, buffer: usize) -> SmolStack {
+    SmolStack::new(SmolConfig {
+        addr,
+        gateway: peer,
+        seed,
+        rx_buffer: buffer,
+        tx_buffer: buffer,
+        ..SmolConfig::default()
+    })
+}
+
+/// Run one cell: `client` against `server` in `scenario` with `seed`.
+pub fn run_cell(
+    client: Impl,
+    server: Impl,
+    scenario: Scenario,
+    seed: u64,
+    sizes: Sizes,
+) -> Result<Outcome, String> {
+    let big = 1 << 20;
+    let server_buf = if scenario == Scenario::SlowReader {
+        sizes.slow_buffer
+    } else {
+        big
+    };
+    let cseed = seed.wrapping_mul(31).wrapping_add(1);
+    let sseed = seed.wrapping_mul(37).wrapping_add(2);
+    match (client, server) {
+        (Impl::Ours, Impl::Ours) => run(
+            ours(CLIENT_IP, cseed, big),
+            ours(SERVER_IP, sseed, server_buf),
+            scenario,
+            seed,
+            sizes,
+        ),
+        (Impl::Ours, Impl::Smol) => run(
+            ours(CLIENT_IP, cseed, big),
+            smol(SERVER_IP, CLIENT_IP, sseed, server_buf),
+            scenario,
+            seed,
+            sizes,
+        ),
+        (Impl::Smol, Impl::Ours) => run(
+            smol(CLIENT_IP, SERVER_IP, cseed, big),
+            ours(SERVER_IP, sseed, server_buf),
+            scenario,
+            seed,
+            sizes,
+        ),
+        (Impl::Smol, Impl::Smol) => run(
+            smol(CLIENT_IP, SERVER_IP, cseed, big),
+            smol(SERVER_IP, CLIENT_IP, sseed, server_buf),
+            scenario,
+            seed,
+            sizes,
+        ),
+    }
+}
+
+/// One end's application, a small state machine stepped at every event.
+struct App {
+    h: Option<TcpHandle>,
+    /// Bytes to send, and how many went.
+    out: Vec<u8>,
+    sent: usize,
+    /// Bytes received; `expect` is what must arrive before EOF.
+    got: Vec<u8>,
+    eof: bool,
+    err: Option<SocketError>,
+    shut: bool,
+    closed: bool,
+    /// Read at most this much per `pace` (the slow reader).
+    pace: Option<(usize, Duration)>,
+    next_read: Instant,
+}
+
+impl App {
+    fn new(out: Vec<u8>) -> Self {
+        App {
+            h: None,
+            out,
+            sent: 0,
+            got: Vec::new(),
+            eof: false,
+            err: None,
+            shut: false,
+            closed: false,
+            pace: None,
+            next_read: Instant::ZERO,
+        }
+    }
+
+    fn push<E: TcpEndpoint>(&mut self, now: Instant, e: &mut E) -> Result<(), String> {
+        let Some(h) = self.h else { return Ok(()) };
+        while self.sent < self.out.len() {
+            match e.tcp_send(now, h, &self.out[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(SocketError::WouldBlock) => break,
+                Err(err) => return Err(format!("{} send: {err}", e.name())),
+            }
+        }
+        Ok(())
+    }
+
+    fn pull<E: TcpEndpoint>(&mut self, now: Instant, e: &mut E) {
+        let Some(h) = self.h else { return };
+        let mut budget = usize::MAX;
+        if let Some((chunk, every)) = self.pace {
+            if now < self.next_read {
+                return;
+            }
+            budget = chunk;
+            self.next_read = now + every;
+        }
+        let mut buf = [0u8; 16384];
+        while !self.eof && self.err.is_none() && budget > 0 {
+            let n = buf.len().min(budget);
+            match e.tcp_recv(now, h, &mut buf[..n]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    self.got.extend_from_slice(&buf[..n]);
+                    budget -= n;
+                }
+                Err(SocketError::WouldBlock) => break,
+                Err(err) => self.err = Some(err),
+            }
+        }
+    }
+
+    fn shutdown<E: TcpEndpoint>(&mut self, now: Instant, e: &mut E) -> Result<(), String> {
+        if let (Some(h), false) = (self.h, self.shut) {
+            e.tcp_shutdown(now, h, Shutdown::Write)
+                .map_err(|err| format!("{} shutdown: {err}", e.name()))?;
+            self.shut = true;
+        }
+        Ok(())
+    }
+
+    fn close<E: TcpEndpoint>(&mut self, now: Instant, e: &mut E) {
+        if let (Some(h), false) = (self.h, self.closed) {
+            e.tcp_close(now, h);
+            self.closed = true;
+        }
+    }
+}
+
+fn clean(states: &[&'static str]) -> bool {
+    states.iter().all(|s| *s == "CLOSED" || *s == "TIME-WAIT")
+}
+
+/// Drive `client` and `server` through `scenario`.
+pub fn run<C: TcpEndpoint + 'static, S: TcpEndpoint + 'static>(
+    client: C,
+    server: S,
+    scenario: Scenario,
+    seed: u64,
+    sizes: Sizes,
+) -> Result<Outcome, String> {
+    let link = scenario.link();
+    let mut sim = Sim::new(client, server, link.clone(), link, seed);
+    let zero_windows = Rc::new(Cell::new(0u64));
+    let zw = zero_windows.clone();
+    sim.set_observer(move |_, _dir: Dir, ev, p| {
+        if ev == Event::Sent && tcp_window(p) == Some(0) {
+            zw.set(zw.get() + 1);
+        }
+    });
+    let remote = SocketAddrV4::new(SERVER_IP, PORT);
+    let listener = sim
+        .b_mut()
+        .tcp_listen(remote)
+        .map_err(|e| format!("listen: {e}"))?;
+    let now = sim.now();
+    let ch = sim
+        .a_mut()
+        .tcp_connect(now, remote)
+        .map_err(|e| format!("connect: {e}"))?;
+
+    let (c_out, s_out) = match scenario {
+        Scenario::Handshake => (Vec::new(), Vec::new()),
+        Scenario::RequestResponse => (Vec::new(), Vec::new()),
+        Scenario::HalfClose => (pattern(1000, seed), pattern(sizes.bulk / 4, seed + 1)),
+        Scenario::Abort => (pattern(10_000, seed), Vec::new()),
+        Scenario::SlowReader => (pattern(sizes.slow_total, seed), Vec::new()),
+        _ => (pattern(sizes.bulk, seed), pattern(sizes.bulk, seed + 1)),
+    };
+    let (c_expect, s_expect) = (s_out.clone(), c_out.clone());
+    let mut c = App::new(c_out);
+    c.h = Some(ch);
+    let mut s = App::new(s_out);
+    if scenario == Scenario::SlowReader {
+        s.pace = Some((sizes.slow_chunk, Duration::from_millis(10)));
+    }
+    let mut round = 0usize;
+    let mut aborted = false;
+    let mut failure: Option<String> = None;
+    let limit = Instant::from_secs(1200);
+
+    let done = sim.run_while(
+        |sim| {
+            let now = sim.now();
+            if s.h.is_none() {
+                match sim.b_mut().tcp_accept(listener) {
+                    Ok(h) => s.h = Some(h),
+                    Err(SocketError::WouldBlock) => {}
+                    Err(e) => failure = Some(format!("accept: {e}")),
+                }
+            }
+            let r = step(
+                scenario, sizes, seed, now, sim, &mut c, &mut s, &mut round, &mut aborted,
+            );
+            if let Err(e) = r {
+                failure = Some(e);
+            }
+            failure.is_none() && !(c.closed && s.closed)
+        },
+        limit,
+    );
+    if let Some(f) = failure {
+        return Err(f);
+    }
+    if !done {
+        return Err(format!(
+            "not done after {limit:?}: client sent {}/{} got {} eof {} err {:?} state {:?}; \
+             server sent {}/{} got {} eof {} err {:?} state {:?}",
+            c.sent,
+            c.out.len(),
+            c.got.len(),
+            c.eof,
+            c.err,
+            c.h.and_then(|h| sim.a().tcp_state(h)),
+            s.sent,
+            s.out.len(),
+            s.got.len(),
+            s.eof,
+            s.err,
+            s.h.and_then(|h| sim.b().tcp_state(h)),
+        ));
+    }
+    let completion = sim.now() - Instant::ZERO;
+    if scenario != Scenario::RequestResponse {
+        if c.got != c_expect {
+            return Err(format!(
+                "client got {} bytes, expected {} (first difference at {:?})",
+                c.got.len(),
+                c_expect.len(),
+                c.got.iter().zip(&c_expect).position(|(a, b)| a != b)
+            ));
+        }
+        if s.got != s_expect {
+            return Err(format!(
+                "server got {} bytes, expected {} (first difference at {:?})",
+                s.got.len(),
+                s_expect.len(),
+                s.got.iter().zip(&s_expect).position(|(a, b)| a != b)
+            ));
+        }
+    }
+    let now = sim.now();
+    sim.b_mut().tcp_close(now, listener);
+    // Both ends must reach CLOSED or TIME-WAIT.
+    let settled = sim.run_while(
+        |sim| !(clean(&sim.a().tcp_states()) && clean(&sim.b().tcp_states())),
+        now + Duration::from_secs(300),
+    );
+    if !settled {
+        return Err(format!(
+            "not closed cleanly: client {:?}, server {:?}",
+            sim.a().tcp_states(),
+            sim.b().tcp_states()
+        ));
+    }
+    let st = sim.stats();
+    Ok(Outcome {
+        completion,
+        zero_windows: zero_windows.get(),
+        packets: st.sent[0] + st.sent[1],
+    })
+}
+
+/// One step of both applications.
+#[allow(clippy::too_many_arguments)]
+fn step<C: TcpEndpoint, S: TcpEndpoint>(
+    scenario: Scenario,
+    sizes: Sizes,
+    seed: u64,
+    now: Instant,
+    sim: &mut Sim<C, S>,
+    c: &mut App,
+    s: &mut App,
+    round: &mut usize,
+    aborted: &mut bool,
+) -> Result<(), String> {
+    match scenario {
+        Scenario::RequestResponse => {
+            // Client: request, wait for the whole response, next round; then close.
+            if *round < sizes.rounds {
+                if c.out.is_empty() || (c.sent == c.out.len() && c.got.len() == sizes.response) {
+                    if !c.out.is_empty() {
+                        if c.got != pattern(sizes.response, seed ^ *round as u64) {
+                            return Err(format!("round {round}: wrong response"));
+                        }
+                        *round += 1;
+                        c.got.clear();
+                    }
+                    if *round < sizes.rounds {
+                        c.out = pattern(sizes.request, seed.wrapping_add(*round as u64));
+                        c.sent = 0;
+                    }
+                }
+            } else {
+                c.shutdown(now, sim.a_mut())?;
+            }
+            c.push(now, sim.a_mut())?;
+            c.pull(now, sim.a_mut());
+            // Server: a whole request in, a response out.
+            s.pull(now, sim.b_mut());
+            if s.got.len() >= sizes.request && s.sent == s.out.len() {
+                let req: Vec<u8> = s.got.drain(..sizes.request).collect();
+                let n = s.out.len() / sizes.response.max(1);
+                if req != pattern(sizes.request, seed.wrapping_add(n as u64)) {
+                    return Err(format!("request {n}: wrong bytes"));
+                }
+                s.out.extend(pattern(sizes.response, seed ^ n as u64));
+            }
+            s.push(now, sim.b_mut())?;
+            if s.eof && s.sent == s.out.len() {
+                s.shutdown(now, sim.b_mut())?;
+                s.close(now, sim.b_mut());
+            }
+            if c.eof && c.shut {
+                c.close(now, sim.a_mut());
+            }
+        }
+        Scenario::HalfClose => {
+            // Client: request, shutdown(Write), read the response that follows the half-close.
+            c.push(now, sim.a_mut())?;
+            if c.sent == c.out.len() {
+                c.shutdown(now, sim.a_mut())?;
+            }
+            c.pull(now, sim.a_mut());
+            if c.eof {
+                c.close(now, sim.a_mut());
+            }
+            // Server: answers only after the client's FIN.
+            s.pull(now, sim.b_mut());
+            if s.eof {
+                s.push(now, sim.b_mut())?;
+                if s.sent == s.out.len() {
+                    s.close(now, sim.b_mut());
+                }
+            }
+        }
+        Scenario::Abort => {
+            c.push(now, sim.a_mut())?;
+            s.pull(now, sim.b_mut());
+            if !*aborted && s.got.len() == c.out.len() {
+                if let Some(h) = c.h {
+                    sim.a_mut().tcp_abort(now, h);
+                }
+                *aborted = true;
+                c.closed = true;
+            }
+            if let Some(e) = s.err {
+                if e != SocketError::ConnectionReset {
+                    return Err(format!("server saw {e}, expected a reset"));
+                }
+                s.close(now, sim.b_mut());
+            } else if s.eof {
+                return Err("server saw a clean EOF after the client's abort".into());
+            }
+        }
+        _ => {
+            // Both: send everything, shutdown(Write), read to EOF, close.
+            for (app, client) in [(&mut *c, true), (&mut *s, false)] {
+                if client {
+                    app.push(now, sim.a_mut())?;
+                    if app.sent == app.out.len() {
+                        app.shutdown(now, sim.a_mut())?;
+                    }
+                    app.pull(now, sim.a_mut());
+                    if app.eof && app.shut {
+                        app.close(now, sim.a_mut());
+                    }
+                } else if app.h.is_some() {
+                    app.push(now, sim.b_mut())?;
+                    if app.sent == app.out.len() {
+                        app.shutdown(now, sim.b_mut())?;
+                    }
+                    app.pull(now, sim.b_mut());
+                    if app.eof && app.shut {
+                        app.close(now, sim.b_mut());
+                    }
+                }
+            }
+        }
+    }
+    for (who, app) in [("client", &*c), ("server", &*s)] {
+        if let Some(e) = app.err
+            && scenario != Scenario::Abort
+        {
+            return Err(format!("{who} recv: {e}"));
+        }
+    }
+    Ok(())
+}
+
+/// The TCP window field of an IPv4/TCP packet.
+fn tcp_window(p: &[u8]) -> Option<u16> {
+    let first = *p.first()?;
+    if first >> 4 != 4 || *p.get(9)? != 6 {
+        return None;
+    }
+    let ihl = usize::from(first & 0x0f) * 4;
+    let w = p.get(ihl + 14..ihl + 16)?;
+    Some(u16::from_be_bytes([w[0], w[1]]))
+}

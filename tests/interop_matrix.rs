@@ -1,0 +1,89 @@
+// Issue 5 §2: {ours, smoltcp} client × {ours, smoltcp} server × every scenario × 20 seeds in the
+// simulator. Every cell must be byte-exact and close cleanly (CLOSED or TIME-WAIT on both ends).
+// Prints the median virtual completion time per cell and the ours/smoltcp ratio
+// (`cargo test --release --test interop_matrix -- --nocapture`). Debug builds use smaller sizes.
+
+use tunstack::reference::matrix::{Impl, Scenario, Sizes, run_cell};
+use tunstack::time::Duration;
+
+const SEEDS: u64 = 20;
+
+fn sizes() -> Sizes {
+    if cfg!(debug_assertions) {
+        Sizes::small()
+    } else {
+        Sizes::full()
+    }
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+const PAIRS: [(Impl, Impl); 4] = [
+    (Impl::Ours, Impl::Ours),
+    (Impl::Ours, Impl::Smol),
+    (Impl::Smol, Impl::Ours),
+    (Impl::Smol, Impl::Smol),
+];
+
+#[test]
+fn interop_matrix() {
+    let only: Option<String> = std::env::var("MATRIX_ONLY").ok();
+    let mut failures = Vec::new();
+    let mut table = Vec::new();
+    for sc in Scenario::ALL {
+        if only.as_deref().is_some_and(|o| !sc.name().contains(o)) {
+            continue;
+        }
+        let mut row = Vec::new();
+        for (c, s) in PAIRS {
+            let mut times = Vec::new();
+            for seed in 1..=SEEDS {
+                match run_cell(c, s, sc, seed, sizes()) {
+                    Ok(o) => {
+                        if sc == Scenario::SlowReader && o.zero_windows == 0 {
+                            failures.push(format!(
+                                "{} {c}->{s} seed {seed}: no zero window advertised",
+                                sc.name()
+                            ));
+                        }
+                        times.push(o.completion);
+                    }
+                    Err(e) => failures.push(format!("{} {c}->{s} seed {seed}: {e}", sc.name())),
+                }
+            }
+            row.push((!times.is_empty()).then(|| median(&mut times)));
+        }
+        table.push((sc, row));
+    }
+    println!("\nvirtual completion time, median of {SEEDS} seeds (client -> server)");
+    print!("{:<18}", "scenario");
+    for (c, s) in PAIRS {
+        print!("{:>18}", format!("{c}->{s}"));
+    }
+    println!("{:>12}", "ours/smol");
+    for (sc, row) in &table {
+        print!("{:<18}", sc.name());
+        for t in row {
+            match t {
+                Some(t) => print!("{:>18}", format!("{t:?}")),
+                None => print!("{:>18}", "FAIL"),
+            }
+        }
+        match (row[0], row[3]) {
+            (Some(o), Some(s)) if s.total_micros() > 0 => println!(
+                "{:>12.2}",
+                o.total_micros() as f64 / s.total_micros() as f64
+            ),
+            _ => println!("{:>12}", "-"),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing cells:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
