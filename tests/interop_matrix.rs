@@ -87,3 +87,22 @@ fn interop_matrix() {
         failures.join("\n")
     );
 }
+
+/// Debug one cell: MATRIX_CELL="scenario-substring,client,server,seed" MATRIX_TRACE=40.
+#[test]
+fn one_cell_from_env() {
+    let Ok(spec) = std::env::var("MATRIX_CELL") else {
+        return;
+    };
+    let f: Vec<&str> = spec.split(',').collect();
+    let sc = Scenario::ALL
+        .into_iter()
+        .find(|s| s.name().contains(f[0]))
+        .expect("scenario");
+    let imp = |s: &str| if s == "ours" { Impl::Ours } else { Impl::Smol };
+    let r = run_cell(imp(f[1]), imp(f[2]), sc, f[3].parse().unwrap(), sizes());
+    match r {
+        Ok(o) => println!("{o:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -31,10 +31,18 @@ pub trait TcpEndpoint: Endpoint {
     fn tcp_connect(&mut self, now: Instant, remote: SocketAddrV4)
     -> Result<TcpHandle, SocketError>;
     fn tcp_send(&mut self, now: Instant, h: TcpHandle, data: &[u8]) -> Result<usize, SocketError>;
-    fn tcp_recv(&mut self, now: Instant, h: TcpHandle, buf: &mut [u8])
-    -> Result<usize, SocketError>;
-    fn tcp_shutdown(&mut self, now: Instant, h: TcpHandle, how: Shutdown)
-    -> Result<(), SocketError>;
+    fn tcp_recv(
+        &mut self,
+        now: Instant,
+        h: TcpHandle,
+        buf: &mut [u8],
+    ) -> Result<usize, SocketError>;
+    fn tcp_shutdown(
+        &mut self,
+        now: Instant,
+        h: TcpHandle,
+        how: Shutdown,
+    ) -> Result<(), SocketError>;
     /// Graceful close; the handle is released, the close finishes in the background.
     fn tcp_close(&mut self, now: Instant, h: TcpHandle);
     /// Send RST and release the handle.

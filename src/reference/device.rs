@@ -21,11 +21,18 @@ impl phy::Device for QueueDevice {
 
     fn receive(&mut self, _t: SmolInstant) -> Option<(RxToken, TxToken<'_>)> {
         let buffer = self.rx.pop_front()?;
-        Some((RxToken { buffer }, TxToken { queue: &mut self.tx }))
+        Some((
+            RxToken { buffer },
+            TxToken {
+                queue: &mut self.tx,
+            },
+        ))
     }
 
     fn transmit(&mut self, _t: SmolInstant) -> Option<TxToken<'_>> {
-        Some(TxToken { queue: &mut self.tx })
+        Some(TxToken {
+            queue: &mut self.tx,
+        })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

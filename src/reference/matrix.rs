@@ -339,11 +339,28 @@ pub fn run<C: TcpEndpoint + 'static, S: TcpEndpoint + 'static>(
     let mut sim = Sim::new(client, server, link.clone(), link, seed);
     let zero_windows = Rc::new(Cell::new(0u64));
     let zw = zero_windows.clone();
-    sim.set_observer(move |_, _dir: Dir, ev, p| {
+    let tail = Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
+    let tail2 = tail.clone();
+    let keep = std::env::var("MATRIX_TRACE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    sim.set_observer(move |t, dir: Dir, ev, p| {
         if ev == Event::Sent && tcp_window(p) == Some(0) {
             zw.set(zw.get() + 1);
         }
+        if keep > 0 {
+            let mut q = tail2.borrow_mut();
+            if q.len() == keep {
+                q.pop_front();
+            }
+            q.push_back(format!(
+                "{t:?} {dir:?} {ev:?} {}",
+                crate::wire::pretty::summary(p)
+            ));
+        }
     });
+    let trace = move || tail.borrow().iter().cloned().collect::<Vec<_>>().join("\n");
     let remote = SocketAddrV4::new(SERVER_IP, PORT);
     let listener = sim
         .b_mut()
@@ -368,40 +385,61 @@ pub fn run<C: TcpEndpoint + 'static, S: TcpEndpoint + 'static>(
     c.h = Some(ch);
     let mut s = App::new(s_out);
     if scenario == Scenario::SlowReader {
+        // Stall first (the window closes), then read a chunk every 10 ms.
         s.pace = Some((sizes.slow_chunk, Duration::from_millis(10)));
+        s.next_read = Instant::from_millis(200);
     }
     let mut round = 0usize;
     let mut aborted = false;
     let mut failure: Option<String> = None;
     let limit = Instant::from_secs(1200);
 
-    let done = sim.run_while(
-        |sim| {
-            let now = sim.now();
-            if s.h.is_none() {
-                match sim.b_mut().tcp_accept(listener) {
-                    Ok(h) => s.h = Some(h),
-                    Err(SocketError::WouldBlock) => {}
-                    Err(e) => failure = Some(format!("accept: {e}")),
+    // The slow reader wakes every 10 ms: the simulator must stop for it.
+    let wake = match scenario {
+        Scenario::SlowReader => Duration::from_millis(10),
+        _ => Duration::from_secs(3600),
+    };
+    let mut more = true;
+    while more && sim.now() < limit {
+        let until = (sim.now() + wake).min(limit);
+        more = !sim.run_while(
+            |sim| {
+                let now = sim.now();
+                if s.h.is_none() {
+                    match sim.b_mut().tcp_accept(listener) {
+                        Ok(h) => s.h = Some(h),
+                        Err(SocketError::WouldBlock) => {}
+                        Err(e) => failure = Some(format!("accept: {e}")),
+                    }
                 }
-            }
-            let r = step(
-                scenario, sizes, seed, now, sim, &mut c, &mut s, &mut round, &mut aborted,
-            );
-            if let Err(e) = r {
-                failure = Some(e);
-            }
-            failure.is_none() && !(c.closed && s.closed)
-        },
-        limit,
-    );
+                let r = step(
+                    scenario,
+                    sizes,
+                    seed,
+                    now,
+                    sim,
+                    &mut c,
+                    &mut s,
+                    &mut round,
+                    &mut aborted,
+                );
+                if let Err(e) = r {
+                    failure = Some(e);
+                }
+                failure.is_none() && !(c.closed && s.closed)
+            },
+            until,
+        );
+    }
+    let done = !more;
     if let Some(f) = failure {
-        return Err(f);
+        return Err(format!("{f}\n{}", trace()));
     }
     if !done {
         return Err(format!(
-            "not done after {limit:?}: client sent {}/{} got {} eof {} err {:?} state {:?}; \
-             server sent {}/{} got {} eof {} err {:?} state {:?}",
+            "{}\nnot done after {limit:?}: client sent {}/{} got {} eof {} err {:?} state {:?}; \
+             server sent {}/{} got {} eof {} err {:?} state {:?}; all: {:?} / {:?}",
+            trace(),
             c.sent,
             c.out.len(),
             c.got.len(),
@@ -414,6 +452,8 @@ pub fn run<C: TcpEndpoint + 'static, S: TcpEndpoint + 'static>(
             s.eof,
             s.err,
             s.h.and_then(|h| sim.b().tcp_state(h)),
+            sim.a().tcp_states(),
+            sim.b().tcp_states(),
         ));
     }
     let completion = sim.now() - Instant::ZERO;

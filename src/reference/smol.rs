@@ -78,6 +78,8 @@ struct Conn {
     synced: bool,
     shut_write: bool,
     shut_read: bool,
+    /// shutdown(Write) before the handshake ended: FIN once synchronized.
+    fin_pending: bool,
 }
 
 /// Counters of the reference stack's driver side.
@@ -182,7 +184,8 @@ impl SmolStack {
             s.set_tsval_generator(Some(tsval));
         }
         if let Some(d) = self.cfg.ack_delay {
-            let d = (d != crate::time::Duration::ZERO).then(|| SmolDuration::from_micros(d.total_micros()));
+            let d = (d != crate::time::Duration::ZERO)
+                .then(|| SmolDuration::from_micros(d.total_micros()));
             s.set_ack_delay(d);
         }
         s.set_nagle_enabled(self.cfg.nagle);
@@ -210,12 +213,17 @@ impl SmolStack {
     }
 
     fn maintain(&mut self) {
-        // Which sockets reached a synchronized state.
+        // Which sockets reached a synchronized state; a shutdown(Write) during the handshake
+        // sends its FIN now (smoltcp's close() in SYN-SENT would drop the connection).
         for e in self.entries.values_mut() {
             if let Entry::Conn(c) = e
                 && synchronized(self.sockets.get::<tcp::Socket>(c.sh).state())
             {
                 c.synced = true;
+                if c.fin_pending {
+                    c.fin_pending = false;
+                    self.sockets.get_mut::<tcp::Socket>(c.sh).close();
+                }
             }
         }
         // Released sockets that are done.
@@ -482,6 +490,7 @@ impl TcpEndpoint for SmolStack {
             synced: true,
             shut_write: false,
             shut_read: false,
+            fin_pending: false,
         }));
         self.maintain();
         Ok(h)
@@ -506,6 +515,7 @@ impl TcpEndpoint for SmolStack {
             synced: false,
             shut_write: false,
             shut_read: false,
+            fin_pending: false,
         }));
         self.drive(now);
         Ok(h)
@@ -576,8 +586,14 @@ impl TcpEndpoint for SmolStack {
         }
         let sh = c.sh;
         if write {
-            // smoltcp's close() is a half-close: it sends FIN and keeps receiving.
-            self.sock_mut(sh).close();
+            if matches!(self.sock(sh).state(), State::SynSent | State::SynReceived) {
+                if let Ok(c) = self.conn_mut(h) {
+                    c.fin_pending = true;
+                }
+            } else {
+                // smoltcp's close() is a half-close: it sends FIN and keeps receiving.
+                self.sock_mut(sh).close();
+            }
         }
         self.drive(now);
         Ok(())
