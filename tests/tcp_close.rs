@@ -217,3 +217,29 @@ fn shutdown_read_discards_incoming_data_without_reset() {
     assert_eq!(t.app_read().unwrap(), b"");
     t.expect_state("ESTABLISHED");
 }
+
+#[test]
+fn close_in_syn_sent_deletes_the_connection() {
+    // RFC 9293 §3.10.4: CLOSE in SYN-SENT deletes the TCB; nothing more is sent.
+    let mut t = Scenario::syn_sent(TcpConfig::default());
+    t.app_close();
+    assert_eq!(t.tcp.connection_count(), 0);
+    t.advance_ms(5000).expect_nothing();
+    // A late SYN,ACK finds no connection: RST.
+    t.peer_sends(seg().syn().seq(IRS).ack(ISS + 1));
+    t.expect_tx(seg().rst().seq(ISS + 1));
+}
+
+#[test]
+fn shutdown_during_the_handshake_sends_fin_once_established() {
+    // RFC 9293 §3.10.4: a CLOSE before ESTABLISHED is queued until the handshake completes.
+    let mut t = Scenario::syn_sent(TcpConfig::default());
+    t.app_write(b"early");
+    t.app_shutdown_write();
+    t.expect_state("SYN-SENT");
+    t.peer_sends(seg().syn().seq(IRS).ack(ISS + 1));
+    t.expect_state("FIN-WAIT-1");
+    let sent = t.drain();
+    assert!(sent.iter().any(|s| s.payload == b"early"), "{sent:?}");
+    assert!(sent.iter().any(|s| s.flags & 0x01 != 0), "a FIN: {sent:?}");
+}

@@ -114,3 +114,18 @@ fn ten_thousand_connections_share_one_timer_heap() {
     }
     assert_eq!(again, 10_000, "every SYN retransmitted once");
 }
+
+#[test]
+fn keepalive_can_be_switched_per_connection() {
+    // RFC 9293 §3.8.4: keep-alive, if implemented, is switchable per connection.
+    let mut t = Scenario::established();
+    let h = t.handle();
+    t.tcp
+        .set_keepalive(t.now, h, Some(Duration::from_secs(30)))
+        .unwrap();
+    t.advance_ms(29_999).expect_nothing();
+    t.advance_ms(1).expect_tx(seg().seq(ISS).len(0));
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1));
+    t.tcp.set_keepalive(t.now, h, None).unwrap();
+    t.advance_ms(600_000).expect_nothing();
+}

@@ -35,7 +35,8 @@ pub struct TcpConfig {
     pub sack: bool,
     /// Congestion control algorithm name ("newreno", "reno", "none").
     pub cc: String,
-    /// SYN (and SYN,ACK) retransmissions before giving up with TimedOut.
+    /// SYN (and SYN,ACK) retransmissions before giving up with TimedOut. The default 7 waits
+    /// 1+2+...+128 s = 255 s (RFC 9293 §3.8.3: R2 for a SYN at least 3 minutes).
     pub max_syn_retries: u32,
     /// An orphaned FIN-WAIT-2 (closed by the application) is dropped after this long.
     pub fin_timeout: Duration,
@@ -66,7 +67,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             cc: "newreno".to_string(),
-            max_syn_retries: 6,
+            max_syn_retries: 7,
             fin_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,

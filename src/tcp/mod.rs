@@ -15,6 +15,7 @@ pub mod isn;
 pub mod listener;
 pub mod reassembly;
 pub mod rtt;
+pub mod sack;
 pub mod segment;
 pub mod send_buffer;
 pub mod seq;

@@ -145,6 +145,16 @@ impl TcpLayer {
         }
     }
 
+    /// Turn keep-alive on (`Some(idle time)`) or off for one connection (RFC 1122 §4.2.3.6).
+    pub fn set_keepalive(
+        &mut self,
+        now: Instant,
+        h: TcpHandle,
+        idle: Option<crate::time::Duration>,
+    ) -> Result<(), SocketError> {
+        self.with_conn(now, h, |c| c.set_keepalive(now, idle))
+    }
+
     pub fn set_nodelay(&mut self, h: TcpHandle, nodelay: bool) -> Result<(), SocketError> {
         self.conn_mut(h)?.set_nodelay(nodelay);
         self.mark_dirty(h.0);

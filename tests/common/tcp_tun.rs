@@ -317,7 +317,9 @@ s = socket.create_connection((host, port), timeout=30)
 err = []
 def tx():
     try:
-        s.sendall(data)
+        # sendall's timeout covers the whole call: send in chunks so it bounds a stall only.
+        for i in range(0, len(data), 1 << 16):
+            s.sendall(data[i:i + (1 << 16)])
         s.shutdown(socket.SHUT_WR)
     except Exception as e:
         err.append(e)
@@ -354,7 +356,9 @@ print('peer', peer[0], peer[1], flush=True)
 err = []
 def tx():
     try:
-        s.sendall(data)
+        # sendall's timeout covers the whole call: send in chunks so it bounds a stall only.
+        for i in range(0, len(data), 1 << 16):
+            s.sendall(data[i:i + (1 << 16)])
         s.shutdown(socket.SHUT_WR)
     except Exception as e:
         err.append(e)

@@ -18,6 +18,7 @@ use std::net::SocketAddrV4;
 use super::congestion::{self, CongestionControl};
 use super::reassembly::Reassembly;
 use super::rtt::RttEstimator;
+use super::sack::Scoreboard;
 use super::send_buffer::SendBuffer;
 use super::seq::SeqNum;
 use super::state::State;
@@ -104,12 +105,20 @@ pub struct Connection {
     retries: u32,
     cc: Box<dyn CongestionControl>,
     dupacks: u32,
+    /// What the peer reported holding above SND.UNA (RFC 2018).
+    scoreboard: Scoreboard,
+    /// `HighRxt` (RFC 6675): end of the highest range retransmitted in this recovery.
+    high_rxt: SeqNum,
+    /// A hole to resend now (SACK-based recovery): start and length.
+    retransmit_hole: Option<(SeqNum, u32)>,
 
     timers: TimerTable,
     persist_backoffs: u32,
     keepalive_sent: u32,
     /// When the peer last sent an acceptable segment (keep-alive, PAWS idle rule).
     last_rcv: Instant,
+    /// When we last sent new data (RFC 5681 §4.1 idle restart).
+    last_send: Instant,
     challenge_window: (Instant, u32),
 
     // What output owes the peer.
@@ -205,10 +214,14 @@ impl Connection {
             retries: 0,
             cc: congestion::new(&cfg.cc, smss),
             dupacks: 0,
+            scoreboard: Scoreboard::default(),
+            high_rxt: iss,
+            retransmit_hole: None,
             timers: TimerTable::default(),
             persist_backoffs: 0,
             keepalive_sent: 0,
             last_rcv: Instant::ZERO,
+            last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
             ack_now: false,
             unacked_bytes: 0,
@@ -453,6 +466,14 @@ impl Connection {
         }
         self.error.get_or_insert(SocketError::ConnectionAborted);
         self.set_state(State::Closed, why);
+    }
+
+    /// Keep-alive for this connection (RFC 9293 §3.8.4: switchable per connection); `None` = off.
+    pub fn set_keepalive(&mut self, now: Instant, idle: Option<Duration>) {
+        self.cfg.keepalive = idle;
+        self.keepalive_sent = 0;
+        self.timers.stop(Timer::Keepalive);
+        self.arm_keepalive(now);
     }
 
     pub fn set_nodelay(&mut self, on: bool) {

@@ -69,6 +69,10 @@ impl Connection {
                 self.rtt_probe = None;
                 self.dupacks = 0;
                 self.retransmit_first = false;
+                self.retransmit_hole = None;
+                // RFC 2018 §5: after a timeout, SACK information may be reneged: forget it.
+                self.scoreboard.clear();
+                self.high_rxt = self.snd_una;
                 self.snd_nxt = self.snd_una;
             }
         }
