@@ -7,6 +7,7 @@
 //! interop scenarios), `diff.rs` (crafted traces, output normalisation).
 
 mod device;
+pub mod diff;
 pub mod matrix;
 mod smol;
 
