@@ -57,7 +57,7 @@ fn est_opts(name: &'static str, steps: Vec<Step>) -> Trace {
     }
 }
 
-use Step::{Abort, Close, In, InNow, Send, ShutdownWrite, Wait};
+use Step::{Abort, Close, In, InNow, Send, ShutdownWrite, StopReading, Wait};
 
 fn corpus() -> Vec<Trace> {
     let syn = || seg(SYN).opt(MSS);
@@ -225,7 +225,7 @@ fn corpus() -> Vec<Trace> {
         ),
         est(
             "send-beyond-peer-window",
-            vec![In(ack(1, 1).win(1000)), Send(3000)],
+            vec![In(ack(1, 1).win(1000)), Send(3000), Wait(1500)],
         ),
         // ---- FIN in each state (§3.10.7.4 eighth step) ----
         est("fin-in-established", vec![In(seg(FIN | ACK).seq(1).ack(1))]),
@@ -293,7 +293,19 @@ fn corpus() -> Vec<Trace> {
             "data-in-fin-wait-1",
             vec![ShutdownWrite, In(ack(1, 1).data(100))],
         ),
-        est("close-unread-data", vec![InNow(ack(1, 1).data(100)), Close]),
+        est(
+            "close-unread-data",
+            vec![StopReading, In(ack(1, 1).data(100)), Close],
+        ),
+        est("data-after-close", vec![Close, In(ack(1, 1).data(100))]),
+        est(
+            "unread-data-fills-window",
+            vec![
+                StopReading,
+                In(ack(1, 1).data(1460)),
+                In(ack(1461, 1).data(1460)),
+            ],
+        ),
         est("abort", vec![Abort, In(ack(1, 1).data(10))]),
         est("fin-unacked-retransmit", vec![Close, Wait(1500)]),
     ]

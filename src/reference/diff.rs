@@ -5,11 +5,12 @@
 //! prologue opened: SYN, SYN-ACK, ACK, accept) and plays `Step`s: crafted segments from the
 //! peer, time passing, application calls. Sequence numbers in crafted segments are relative:
 //! `seq` to the peer's ISN (`PEER_ISN`), `ack` to the endpoint's ISS learned from its SYN-ACK.
-//! The application reads everything readable after every step.
+//! The application reads everything readable after every step (until `StopReading`).
 //!
 //! Normalised output, one line per segment: flags (PSH dropped), `seq` relative to the
 //! endpoint's ISS (`i+1`), `ack` relative to our ISN (`p+1`), payload length, `win=0` or
-//! `win>0`, and the option kinds (values, timestamps and window sizes are not compared).
+//! `win>0` (`win=-` on a RST), and the option kinds, sorted (values, timestamps and window
+//! sizes are not compared).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -133,6 +134,8 @@ pub enum Step {
     Close,
     ShutdownWrite,
     Abort,
+    /// The application stops reading (data stays queued in the endpoint).
+    StopReading,
 }
 
 #[derive(Clone, Debug)]
@@ -178,6 +181,7 @@ struct Runner<E: TcpEndpoint> {
     ts_recent: u32,
     conn: Option<TcpHandle>,
     listener: Option<TcpHandle>,
+    reading: bool,
     buf: Vec<u8>,
     id: u16,
 }
@@ -303,7 +307,12 @@ impl<E: TcpEndpoint> Runner<E> {
         } else {
             String::new()
         };
-        let w = if win == 0 { "win=0" } else { "win>0" };
+        // The window of a RST means nothing (RFC 9293 §3.10.7): not compared.
+        let w = match (flags & RST != 0, win) {
+            (true, _) => "win=-",
+            (false, 0) => "win=0",
+            _ => "win>0",
+        };
         let opts = if kinds.is_empty() {
             String::new()
         } else {
@@ -346,7 +355,9 @@ impl<E: TcpEndpoint> Runner<E> {
         {
             self.conn = Some(h);
         }
-        if let Some(h) = self.conn {
+        if let Some(h) = self.conn
+            && self.reading
+        {
             let mut b = [0u8; 4096];
             for _ in 0..64 {
                 match self.ep.tcp_recv(self.now, h, &mut b) {
@@ -374,6 +385,7 @@ pub fn run<E: TcpEndpoint>(ep: E, trace: &Trace) -> Answer {
         ts_recent: 0,
         conn: None,
         listener: None,
+        reading: true,
         buf: vec![0; 65536],
         id: 1,
     };
@@ -422,6 +434,7 @@ pub fn run<E: TcpEndpoint>(ep: E, trace: &Trace) -> Answer {
                 }
                 r.drain(&mut out);
             }
+            Step::StopReading => r.reading = false,
             Step::Abort => {
                 if let Some(h) = r.conn.take() {
                     r.ep.tcp_abort(r.now, h);
