@@ -136,9 +136,9 @@ impl Sizes {
     }
     pub fn small() -> Self {
         Sizes {
-            bulk: 128 * 1024,
-            rounds: 100,
-            slow_total: 64 * 1024,
+            bulk: 48 * 1024,
+            rounds: 40,
+            slow_total: 32 * 1024,
             ..Self::full()
         }
     }
