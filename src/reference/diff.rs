@@ -444,7 +444,13 @@ pub fn run<E: TcpEndpoint>(ep: E, trace: &Trace) -> Answer {
         }
         steps.push(out);
     }
-    let mut states = r.ep.tcp_states();
+    // A CLOSED connection still held by the application is the same as none at all (Linux
+    // does not list it).
+    let mut states: Vec<&str> =
+        r.ep.tcp_states()
+            .into_iter()
+            .filter(|s| *s != "CLOSED")
+            .collect();
     states.sort();
     let end_state = if states.is_empty() {
         "none".to_string()
