@@ -37,7 +37,12 @@ fn smol() -> SmolStack {
 fn classified() -> BTreeMap<String, String> {
     let doc = include_str!("../docs/differential.md");
     let mut m = BTreeMap::new();
-    for line in doc.lines() {
+    // Only the table of the "## Classification" section.
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with("Classification"))
+        .unwrap_or("");
+    for line in section.lines() {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         if cells.len() < 5 {
             continue;
