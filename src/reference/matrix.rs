@@ -272,6 +272,19 @@ impl App {
         }
     }
 
+    /// Everything that changes when the application makes progress.
+    fn progress(&self) -> (usize, usize, usize, bool, bool, bool, bool) {
+        (
+            self.sent,
+            self.out.len(),
+            self.got.len(),
+            self.eof,
+            self.shut,
+            self.closed,
+            self.err.is_some(),
+        )
+    }
+
     fn push<E: TcpEndpoint>(&mut self, now: Instant, e: &mut E) -> Result<(), String> {
         let Some(h) = self.h else { return Ok(()) };
         while self.sent < self.out.len() {
@@ -418,19 +431,28 @@ pub fn run<C: TcpEndpoint + 'static, S: TcpEndpoint + 'static>(
                         Err(e) => failure = Some(format!("accept: {e}")),
                     }
                 }
-                let r = step(
-                    scenario,
-                    sizes,
-                    seed,
-                    now,
-                    sim,
-                    &mut c,
-                    &mut s,
-                    &mut round,
-                    &mut aborted,
-                );
-                if let Err(e) = r {
-                    failure = Some(e);
+                // Step the applications until they make no more progress at this instant (a
+                // read may enable a write; nothing else would wake them before the next event).
+                for _ in 0..16 {
+                    let before = (c.progress(), s.progress(), round, aborted);
+                    let r = step(
+                        scenario,
+                        sizes,
+                        seed,
+                        now,
+                        sim,
+                        &mut c,
+                        &mut s,
+                        &mut round,
+                        &mut aborted,
+                    );
+                    if let Err(e) = r {
+                        failure = Some(e);
+                        break;
+                    }
+                    if (c.progress(), s.progress(), round, aborted) == before {
+                        break;
+                    }
                 }
                 failure.is_none() && !(c.closed && s.closed)
             },
