@@ -471,6 +471,14 @@ impl Connection {
         self.set_state(State::Closed, why);
     }
 
+    /// User timeout for this connection (RFC 5482); `None` = off.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.cfg.user_timeout = timeout;
+        if timeout.is_none() {
+            self.timers.stop(Timer::User);
+        }
+    }
+
     /// Keep-alive for this connection (RFC 9293 §3.8.4: switchable per connection); `None` = off.
     pub fn set_keepalive(&mut self, now: Instant, idle: Option<Duration>) {
         self.cfg.keepalive = idle;
