@@ -376,9 +376,11 @@ impl Connection {
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, SocketError> {
         if !self.rcv_buf.is_empty() && !buf.is_empty() {
             let n = buf.len().min(self.rcv_buf.len());
-            for (d, s) in buf.iter_mut().zip(self.rcv_buf.drain(..n)) {
-                *d = s;
-            }
+            let (a, b) = self.rcv_buf.as_slices();
+            let k = n.min(a.len());
+            buf[..k].copy_from_slice(&a[..k]);
+            buf[k..n].copy_from_slice(&b[..n - k]);
+            self.rcv_buf.drain(..n);
             self.maybe_window_update();
             return Ok(n);
         }
