@@ -441,7 +441,11 @@ fn soak() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
-    let _ = sweep(10_000..10_000 + n, |s| {
+    let start: u64 = std::env::var("TCP_SOAK_START")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let _ = sweep(start..start + n, |s| {
         (
             50_000 + (s as usize % 97) * 3001,
             20_000 + (s as usize % 13) * 5003,
