@@ -111,7 +111,7 @@ impl TcpEndpoint for Stack {
         Stack::tcp_abort(self, now, h)
     }
     fn tcp_state(&self, h: TcpHandle) -> Option<&'static str> {
-        self.tcp().peer_addr(h).ok()?; // fails once the handle was released
+        self.tcp().local_addr(h).ok()?; // fails once the handle was released
         Stack::tcp_info(self, h).map(|i| i.state)
     }
     fn tcp_states(&self) -> Vec<&'static str> {
