@@ -217,6 +217,20 @@ fn tun_tcp_1000_concurrent_connections() {
     let out = text(&o);
     assert!(o.status.success(), "{out}\n{}", lab.diagnose(0));
     assert!(out.contains("ok 1000 failed 0"), "{out}");
+    // The kernel closed each first: our side went through LAST-ACK to CLOSED, so nothing is left.
+    std::thread::sleep(Duration::from_millis(500));
+    let (stderr, exited) = lab.stop();
+    assert!(exited, "tunstack did not stop:\n{stderr}");
+    assert!(
+        stderr.contains("connections: 0\n"),
+        "connections left after 1000 closed echoes:\n{}",
+        stderr.lines().take(30).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(
+        report_counter(&stderr, "connections_opened"),
+        Some(1000),
+        "{stderr}"
+    );
 }
 
 /// With the emulator on the TUN path (loss, delay, reorder), 10 MB up and 10 MB down (echo) intact.
