@@ -59,7 +59,14 @@ fn tun_tcp_our_client_to_kernel_server() {
         &mut ns,
         90,
         PY_ONE_SHOT_SERVER,
-        &["9000", down_file.path(), server_got.path(), ready.path()],
+        // FIN only after our EOF (see tun_tcp_connect_exits_only_after_delivery for why).
+        &[
+            "9000",
+            down_file.path(),
+            server_got.path(),
+            ready.path(),
+            "fin-after-eof",
+        ],
     );
     assert!(
         wait_for_file(&ready.0, Duration::from_secs(10)),

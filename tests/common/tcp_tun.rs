@@ -340,10 +340,12 @@ print('received', n)
 "#;
 
 /// Python: listen on 0.0.0.0:PORT, touch READY, accept one connection, send the file IN while
-/// reading everything into OUT; half-close after sending; stops at EOF.
+/// reading everything into OUT; half-close after sending (or, with a 5th argument
+/// `fin-after-eof`, only once the peer's EOF has been read too); stops at EOF.
 pub const PY_ONE_SHOT_SERVER: &str = r#"
 import socket, sys, threading
 port, inp, outp, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+fin_after_eof = sys.argv[5:] == ['fin-after-eof']
 data = open(inp, 'rb').read()
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -359,7 +361,8 @@ def tx():
         # sendall's timeout covers the whole call: send in chunks so it bounds a stall only.
         for i in range(0, len(data), 1 << 16):
             s.sendall(data[i:i + (1 << 16)])
-        s.shutdown(socket.SHUT_WR)
+        if not fin_after_eof:
+            s.shutdown(socket.SHUT_WR)
     except Exception as e:
         err.append(e)
 t = threading.Thread(target=tx)
@@ -375,6 +378,8 @@ with open(outp, 'wb') as f:
 t.join()
 if err:
     raise err[0]
+if fin_after_eof:
+    s.shutdown(socket.SHUT_WR)
 print('received', n)
 "#;
 
@@ -556,6 +561,13 @@ except socket.timeout:
     print('timeout')
 "#;
 
+/// A counter from the first line of tunstack's final report that starts with `line`
+/// (e.g. "emulator out:"), or from the whole report when `line` is empty.
+pub fn report_line_counter(report: &str, line: &str, name: &str) -> Option<u64> {
+    let l = report.lines().find(|l| l.starts_with(line))?;
+    report_counter(l, name)
+}
+
 /// A counter from tunstack's final report (`name: N` in the `tcp: TcpStats { .. }` line).
 pub fn report_counter(report: &str, name: &str) -> Option<u64> {
     let key = format!(" {name}: ");
@@ -591,6 +603,9 @@ pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> 
 /// same source port 40000, so each new SYN meets the previous connection in TIME-WAIT.
 /// `read N`: read N bytes, write them raw to stdout, close with data unread.
 /// `discard N`: send N bytes, half-close, expect EOF.
+/// `keepalive`: TCP keep-alive after 1 s idle, every 1 s, 2 probes; idle 6 s, then echo.
+/// `fastopen`: `sendto(MSG_FASTOPEN)` (the SYN asks for a TFO cookie), then echo.
+/// `http-parallel K N`: K threads each GET /bytes/N and check the body.
 pub const PY_SCENARIO: &str = r#"
 import socket, struct, sys, threading, time
 host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -664,4 +679,76 @@ elif mode == 'discard':
         s.sendall(data[i:i + (1 << 16)])
     s.shutdown(socket.SHUT_WR)
     print('discard', len(data), 'eof' if read_all(s) == b'' else 'DATA')
+elif mode == 'keepalive':
+    s = socket.create_connection((host, port), timeout=20)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+    time.sleep(6)
+    try:
+        s.sendall(b'still here')
+        got = b''
+        while len(got) < 10:
+            b = s.recv(100)
+            if not b:
+                break
+            got += b
+        print('keepalive', got)
+    except OSError as e:
+        print('keepalive error', e)
+elif mode == 'fastopen':
+    s = socket.socket()
+    s.sendto(b'fast hello', socket.MSG_FASTOPEN, (host, port))  # blocking: waits for the handshake
+    s.settimeout(10)
+    s.shutdown(socket.SHUT_WR)
+    print('fastopen', read_all(s))
+elif mode == 'http-parallel':
+    import http.client
+    k, n = int(sys.argv[4]), int(sys.argv[5])
+    body = bytes(10 if i % 64 == 63 else 97 + i % 26 for i in range(65536))
+    want = (body * (n // 65536 + 1))[:n]
+    res = [None] * k
+    def get(j):
+        try:
+            c = http.client.HTTPConnection(host, port, timeout=30)
+            c.request('GET', '/bytes/%d' % n)
+            r = c.getresponse()
+            d = r.read()
+            res[j] = 'ok' if r.status == 200 and d == want else 'BAD %d %d' % (r.status, len(d))
+        except Exception as e:
+            res[j] = 'ERR %r' % e
+    ts = [threading.Thread(target=get, args=(j,)) for j in range(k)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print('parallel', res)
+"#;
+
+/// Python: listen on 0.0.0.0:PORT, touch READY, accept one connection, read until EOF (the
+/// peer's FIN), then send N bytes of the /bytes pattern and close. Prints what it read.
+pub const PY_SERVER_AFTER_EOF: &str = r#"
+import socket, sys
+port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('0.0.0.0', port))
+ls.listen(1)
+open(ready, 'w').close()
+s, peer = ls.accept()
+s.settimeout(30)
+got = b''
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+print('read', len(got), flush=True)
+block = bytes(10 if i % 64 == 63 else 97 + i % 26 for i in range(65536))
+data = (block * (n // 65536 + 1))[:n]
+for i in range(0, n, 1 << 16):
+    s.sendall(data[i:i + (1 << 16)])
+s.close()
+print('sent', n)
 "#;
