@@ -243,3 +243,24 @@ fn shutdown_during_the_handshake_sends_fin_once_established() {
     assert!(sent.iter().any(|s| s.payload == b"early"), "{sent:?}");
     assert!(sent.iter().any(|s| s.flags & 0x01 != 0), "a FIN: {sent:?}");
 }
+
+#[test]
+fn time_wait_is_reused_by_a_syn_with_a_newer_timestamp() {
+    // RFC 6191 §2: with timestamps, a SYN whose TSval is above TS.Recent reopens the 4-tuple,
+    // even with a lower sequence number; an older TSval does not.
+    let syn = seg().syn().seq(IRS).mss(1460).ts(100, 0);
+    let mut t = Scenario::established_with(short_msl(), syn);
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2).ts(110, 0));
+    t.expect_tx(seg().ack(IRS + 2));
+    t.expect_state("TIME-WAIT");
+    t.peer_sends(seg().syn().seq(IRS - 500).ts(105, 0));
+    let old = t.drain();
+    assert!(
+        old.iter().all(|s| s.flags & 0x02 == 0),
+        "no SYN,ACK for an old SYN: {old:?}"
+    );
+    t.peer_sends(seg().syn().seq(IRS - 500).ts(200, 0));
+    t.expect_tx(seg().syn().ack(IRS - 499));
+}

@@ -120,6 +120,8 @@ pub struct TcpStats {
     /// SYNs / connects refused because `max_connections` was reached.
     pub connection_limit: u64,
     pub rst_received: u64,
+    /// RSTs for segments to nowhere not sent because the RST queue was full.
+    pub rst_limited: u64,
     /// RFC 5961 challenge ACKs sent, and those suppressed by the rate limit.
     pub challenge_acks: u64,
     pub challenge_ack_limited: u64,

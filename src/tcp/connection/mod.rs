@@ -102,6 +102,8 @@ pub struct Connection {
     rtt: RttEstimator,
     /// Karn (RFC 6298 §3): end seq and send time of the one segment being timed.
     rtt_probe: Option<(SeqNum, Instant)>,
+    /// Our timestamp clock at the latest retransmission (Karn's rule for RFC 7323 RTTM).
+    rtx_ts: Option<u32>,
     retries: u32,
     cc: Box<dyn CongestionControl>,
     dupacks: u32,
@@ -211,6 +213,7 @@ impl Connection {
             ws_ok: false,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rtt_probe: None,
+            rtx_ts: None,
             retries: 0,
             cc: congestion::new(&cfg.cc, smss),
             dupacks: 0,
