@@ -561,11 +561,24 @@ except socket.timeout:
     print('timeout')
 "#;
 
-/// A counter from the first line of tunstack's final report that starts with `line`
-/// (e.g. "emulator out:"), or from the whole report when `line` is empty.
+/// A counter from the first line of tunstack's final report that starts with `line` (e.g.
+/// "emulator out:"). Both report styles are read: `name: N` (Debug) and `name=N` (the summary,
+/// which leaves out zero counters: a line without the name reads as 0).
 pub fn report_line_counter(report: &str, line: &str, name: &str) -> Option<u64> {
     let l = report.lines().find(|l| l.starts_with(line))?;
-    report_counter(l, name)
+    if let Some(v) = report_counter(l, name) {
+        return Some(v);
+    }
+    let key = format!("{name}=");
+    match l.find(&key) {
+        Some(at) => l[at + key.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok(),
+        None => Some(0),
+    }
 }
 
 /// A counter from tunstack's final report (`name: N` in the `tcp: TcpStats { .. }` line).
