@@ -383,3 +383,77 @@ fn tun_tcp_connect_refused_by_kernel() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(err.to_lowercase().contains("refused"), "{err}");
 }
+
+/// The kernel advertises MSS 300 (route `advmss`): we never send a segment with more than 300
+/// bytes of payload (RFC 9293 §3.7.1) yet do fill segments to it, and the echo is intact.
+#[test]
+fn tun_tcp_peer_mss_respected() {
+    let Some(lab) = Lab::up_with_pcap("tcp-peermss", &["--serve", "echo"], &["python3", "tshark"])
+    else {
+        return;
+    };
+    let o = lab.ns.exec(&[
+        "ip",
+        "route",
+        "change",
+        "198.18.0.0/24",
+        "dev",
+        "tunstack0",
+        "proto",
+        "kernel",
+        "scope",
+        "link",
+        "src",
+        KERNEL_ADDR,
+        "advmss",
+        "300",
+    ]);
+    assert!(o.status.success(), "ip route change: {}", text(&o));
+    echo_roundtrip(&lab, 300, size(1 << 20, 256 << 10), 60);
+    lab.stop();
+    let pcap = lab.pcap.as_ref().expect("pcap");
+    let mss = tshark_fields(
+        pcap,
+        &format!("ip.src == {KERNEL_ADDR} && tcp.flags.syn == 1"),
+        &["tcp.options.mss_val"],
+    );
+    assert_eq!(mss, vec!["300".to_string()], "the kernel's SYN MSS");
+    let big = tshark_fields(
+        pcap,
+        &format!("ip.src == {STACK_ADDR} && tcp.len > 300"),
+        &["frame.number", "tcp.len"],
+    );
+    assert!(
+        big.is_empty(),
+        "segments above the peer's MSS: {:?}",
+        &big[..big.len().min(5)]
+    );
+    // RFC 9293 §3.7.1: options count against the MSS, so with timestamps (12 bytes) a full
+    // segment carries 288 bytes.
+    let full = tshark_fields(
+        pcap,
+        &format!("ip.src == {STACK_ADDR} && tcp.len >= 288"),
+        &["frame.number"],
+    );
+    assert!(!full.is_empty(), "no full-sized segment from us");
+}
+
+/// A kernel with a 1 GiB receive buffer limit offers window scale 14 (the RFC 7323 §2.3
+/// maximum); windows are scaled right both ways and a transfer is intact.
+#[test]
+fn tun_tcp_kernel_window_scale_14() {
+    let Some(lab) = Lab::up_with_pcap("tcp-ws14", &["--serve", "echo"], &["python3", "tshark"])
+    else {
+        return;
+    };
+    sysctl(&lab.ns, "net.ipv4.tcp_rmem=4096 131072 1073741824");
+    echo_roundtrip(&lab, 14, size(4 << 20, 1 << 20), 60);
+    lab.stop();
+    let pcap = lab.pcap.as_ref().expect("pcap");
+    let ws = tshark_fields(
+        pcap,
+        &format!("ip.src == {KERNEL_ADDR} && tcp.flags.syn == 1"),
+        &["tcp.options.wscale.shift"],
+    );
+    assert_eq!(ws, vec!["14".to_string()], "the kernel's SYN window scale");
+}
