@@ -765,3 +765,39 @@ for i in range(0, n, 1 << 16):
 s.close()
 print('sent', n)
 "#;
+
+/// Python: an echo server on 0.0.0.0:PORT for many connections at once (selectors); touches
+/// READY once listening; with a 3rd argument `close-after-first`, each connection is closed
+/// (FIN) right after its first echo; `reset-after-first` closes it with SO_LINGER 0 (RST).
+pub const PY_ECHO_SERVER: &str = r#"
+import selectors, socket, struct, sys
+port, ready = int(sys.argv[1]), sys.argv[2]
+after = sys.argv[3] if len(sys.argv) > 3 else ''
+sel = selectors.DefaultSelector()
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('0.0.0.0', port))
+ls.listen(1024)
+ls.setblocking(False)
+sel.register(ls, selectors.EVENT_READ)
+open(ready, 'w').close()
+while True:
+    for key, _ in sel.select():
+        s = key.fileobj
+        if s is ls:
+            c, _ = ls.accept()
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ)
+            continue
+        try:
+            b = s.recv(65536)
+        except OSError:
+            b = b''
+        if not b:
+            sel.unregister(s); s.close(); continue
+        s.setblocking(True); s.sendall(b); s.setblocking(False)
+        if after:
+            if after == 'reset-after-first':
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            sel.unregister(s); s.close()
+"#;
