@@ -116,7 +116,7 @@ fn tun_tcp_api_peer_fin_then_write_fails() {
                 other => return Err(format!("after the peer's FIN, read gave {other:?}")),
             }
             for i in 0..100 {
-                match (&s).write(b"into a closed socket") {
+                match (&s).write_all(b"into a closed socket") {
                     Ok(_) => std::thread::sleep(Duration::from_millis(20)),
                     Err(e) => return Ok(format!("write {i}: {:?}", e.kind())),
                 }
