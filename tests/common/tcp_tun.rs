@@ -273,6 +273,18 @@ pub fn wait_output(mut p: Proc, timeout: Duration) -> Option<Output> {
     })
 }
 
+/// Poll `cond` every 20 ms until it holds (true) or `timeout` passes (false).
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
 /// Wait until `path` exists (a "ready" flag written by a helper script).
 pub fn wait_for_file(path: &Path, timeout: Duration) -> bool {
     let end = Instant::now() + timeout;
