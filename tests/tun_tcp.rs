@@ -36,6 +36,18 @@ fn tun_tcp_kernel_client_echo_10mb() {
     assert!(o.status.success(), "echo client failed: {}", ctx());
     assert_same("echo round trip", &data, &got, &ctx);
     assert_eq!(sha256sum_file(inp.path()), sha256sum_file(out.path()));
+    // A clean link loses nothing: retransmissions (either side) would mean segments we dropped
+    // or acknowledged wrongly. A scheduling stall can cause a few, so allow up to 1%.
+    let k_out = kernel_counter(&lab.ns, "TcpOutSegs").expect("nstat TcpOutSegs");
+    let k_re = kernel_counter(&lab.ns, "TcpRetransSegs").expect("nstat TcpRetransSegs");
+    let (stderr, _) = lab.stop();
+    let our_out = report_counter(&stderr, "segments_out").expect("segments_out");
+    let our_re = report_counter(&stderr, "retransmits").expect("retransmits");
+    assert!(
+        k_re * 100 <= k_out && our_re * 100 <= our_out,
+        "clean link: kernel retransmitted {k_re} of {k_out} segments, we {our_re} of \
+         {our_out}\n{stderr}"
+    );
 }
 
 /// Our client (`tunstack connect`) → a kernel server, bytes both ways at once.

@@ -813,3 +813,13 @@ while True:
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
             sel.unregister(s); s.close()
 "#;
+
+/// An absolute counter of the namespace's kernel network stack (`nstat -asz NAME`), e.g.
+/// `TcpRetransSegs`; each namespace starts from zero.
+pub fn kernel_counter(ns: &Netns, name: &str) -> Option<u64> {
+    let o = ns.exec(&["timeout", "10", "nstat", "-asz", name]);
+    String::from_utf8_lossy(&o.stdout).lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        (f.next() == Some(name)).then(|| f.next()?.parse().ok())?
+    })
+}
