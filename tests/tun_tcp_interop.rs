@@ -457,3 +457,64 @@ fn tun_tcp_kernel_window_scale_14() {
     );
     assert_eq!(ws, vec!["14".to_string()], "the kernel's SYN window scale");
 }
+
+/// The other congestion controllers (`--cc reno`, `--cc none`) also carry a transfer through
+/// 1% loss and 5 ms delay to and from the kernel intact.
+#[test]
+fn tun_tcp_other_congestion_controllers() {
+    for cc in ["reno", "none"] {
+        let purpose = format!("tcp-cc-{cc}");
+        let Some(lab) = Lab::up(
+            &purpose,
+            &[
+                "--serve", "echo", "--cc", cc, "--loss", "1%", "--delay", "5ms",
+            ],
+            &["python3"],
+        ) else {
+            return;
+        };
+        echo_roundtrip(&lab, 400, size(2 << 20, 512 << 10), 90);
+        let (stderr, _) = lab.stop();
+        assert!(
+            report_counter(&stderr, "retransmits").is_some_and(|r| r > 0),
+            "--cc {cc}: 1% loss but no retransmission?\n{stderr}"
+        );
+    }
+}
+
+/// The kernel server resets the connection after its first echo: `tunstack connect` reports
+/// the reset and exits 1 (it must neither hang nor claim success).
+#[test]
+fn tun_tcp_connect_reset_by_kernel() {
+    if !root_or_skip("tcp-connrst") || !netns::have_tool("tcp-connrst", "python3") {
+        return;
+    }
+    let Some(mut ns) = Netns::new("tcp-connrst") else {
+        return;
+    };
+    let ready = temp_path(&ns, "ready");
+    let _server = spawn_python(
+        &mut ns,
+        60,
+        PY_ECHO_SERVER,
+        &["9500", ready.to_str().expect("path"), "reset-after-first"],
+    );
+    assert!(wait_for_file(&ready, Duration::from_secs(10)), "server");
+    let _ = std::fs::remove_file(&ready);
+    let input = TempFile::with(&ns, "in", b"hello\n");
+    let mut cmd = ns.command("timeout");
+    cmd.args([
+        "30",
+        tunstack_bin(),
+        "connect",
+        &format!("{KERNEL_ADDR}:9500"),
+    ])
+    .stdin(std::fs::File::open(&input.0).expect("open"))
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let client = ns.spawn(&mut cmd);
+    let o = wait_output(client, Duration::from_secs(40)).expect("tunstack connect hung");
+    let err = String::from_utf8_lossy(&o.stderr).to_lowercase();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(err.contains("reset"), "{}", text(&o));
+}
