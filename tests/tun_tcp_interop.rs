@@ -601,3 +601,29 @@ fn tun_tcp_clean_capture_expert_info() {
     );
     assert_eq!(syns.len(), 3, "SYNs in the capture");
 }
+
+/// A kernel client that never reads fills both directions (our echo service is blocked writing),
+/// then resets: the blocked writer must be woken with the error and the connection freed
+/// (RFC 9293 §3.10.7.4: a RST aborts pending SENDs); the service keeps serving.
+#[test]
+fn tun_tcp_kernel_reset_wakes_blocked_writer() {
+    let Some(lab) = Lab::up("tcp-rstblocked", &["--serve", "echo"], &["python3"]) else {
+        return;
+    };
+    let o = python(&lab.ns, 60, PY_SCENARIO, &[STACK_ADDR, "7", "rst-blocked"]);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(out.contains("rst-blocked sent"), "{}", text(&o));
+    let o = python(&lab.ns, 30, PY_SCENARIO, &[STACK_ADDR, "7", "urgent"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("abc!def"),
+        "echo after the reset: {}\n{}",
+        text(&o),
+        lab.diagnose(10)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let (stderr, _) = lab.stop();
+    assert!(
+        stderr.contains("connections: 0\n"),
+        "the reset connection is still there:\n{stderr}"
+    );
+}

@@ -631,6 +631,8 @@ pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> 
 /// `keepalive`: TCP keep-alive after 1 s idle, every 1 s, 2 probes; idle 6 s, then echo.
 /// `fastopen`: `sendto(MSG_FASTOPEN)` (the SYN asks for a TFO cookie), then echo.
 /// `http-parallel K N`: K threads each GET /bytes/N and check the body.
+/// `rst-blocked`: never read, send until the kernel's own send buffer is full (so the peer's
+/// echo is blocked writing to us), wait 1 s, then close with SO_LINGER 0 (a RST).
 pub const PY_SCENARIO: &str = r#"
 import socket, struct, sys, threading, time
 host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -749,6 +751,24 @@ elif mode == 'http-parallel':
     for t in ts:
         t.join()
     print('parallel', res)
+elif mode == 'rst-blocked':
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(10)
+    s.connect((host, port))
+    s.setblocking(False)
+    sent, chunk, idle = 0, b'z' * 65536, 0
+    while idle < 20:
+        try:
+            sent += s.send(chunk)
+            idle = 0
+        except BlockingIOError:
+            idle += 1
+            time.sleep(0.05)
+    time.sleep(1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    s.close()
+    print('rst-blocked sent', sent)
 "#;
 
 /// Python: listen on 0.0.0.0:PORT, touch READY, accept one connection, read until EOF (the
