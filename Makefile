@@ -1,6 +1,6 @@
 # tunstack: `make demo` and `make test` are all a fresh machine needs.
 CARGO ?= cargo
-.PHONY: all build test unit-test tun-test demo lint fmt doc deps clean
+.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean
 
 all: build
 
@@ -29,6 +29,12 @@ doc:
 demo: deps
 	$(CARGO) build --release
 	@tools/demo.sh
+
+# The teaching labs (docs/labs/): each runs in its own namespace and checks its observations.
+# `make test` runs them too (tests/labs.rs). One lab: tools/labs/run.sh 3
+labs: deps
+	$(CARGO) build --release
+	@tools/labs/run.sh all
 
 clean:
 	$(CARGO) clean
