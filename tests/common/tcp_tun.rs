@@ -678,12 +678,20 @@ elif mode in ('rst', 'rst-now'):
     print('rst done')
 elif mode == 'twreuse':
     for i in range(int(sys.argv[4])):
-        time.sleep(0.3)  # the kernel's LAST-ACK ends with our ACK
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(('198.18.0.1', 40000))
-        s.settimeout(30)
-        s.connect((host, port))
+        # The kernel's own side (LAST-ACK) must end first: retry while the port is still busy.
+        for attempt in range(100):
+            time.sleep(0.1)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.settimeout(30)
+            try:
+                s.bind(('198.18.0.1', 40000))
+                s.connect((host, port))
+                break
+            except OSError as e:
+                if e.errno not in (98, 99):  # EADDRINUSE, EADDRNOTAVAIL
+                    raise
+                s.close()
         s.sendall(b'GET /bytes/1000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
         got = read_all(s)
         s.close()
