@@ -8,10 +8,14 @@ lab_need curl tshark python3
 READ="python3 $LAB_ROOT/tools/labs/window_read.py"
 SECS=2
 
-# adv_window PCAP STREAM: the window the kernel (the receiver) advertised most often in that
-# connection (the steady value; zero windows and the SYN left out), in bytes.
+# adv_window PCAP N: the window the kernel (the receiver) advertised most often in the N-th
+# connection (0-based, in the order of their SYNs; a late packet of an earlier tunstack's
+# connection can open a stream of its own), zero windows and the SYN left out, in bytes.
 adv_window() {
-    tshark -r "$1" -Y "tcp.stream == $2 && ip.src == $KERNEL && tcp.flags.syn == 0 && tcp.window_size > 0" \
+    local stream
+    stream=$(tshark -r "$1" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e tcp.stream 2>/dev/null |
+        sed -n "$(($2 + 1))p")
+    tshark -r "$1" -Y "tcp.stream == ${stream:-999999} && ip.src == $KERNEL && tcp.flags.syn == 0 && tcp.window_size > 0" \
         -T fields -e tcp.window_size 2>/dev/null | sort -n | uniq -c | sort -rn | awk 'NR == 1 { print $2 }'
 }
 

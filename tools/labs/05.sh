@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lab 5: fast retransmit and SACK: three losses in one window with SACK off and on; a lost
+# Lab 5: fast retransmit and SACK; NewReno vs RACK.
 # retransmission with duplicate-ACK recovery vs RACK. docs/labs/05-sack.md.
 # Runs in the simulator (virtual time, no root). Usage: tools/labs/05.sh
 source "$(dirname "$0")/lib.sh"

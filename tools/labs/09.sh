@@ -9,12 +9,14 @@ RTT_MS=50
 # Part A: ask the authoritative server (tunstack's dns service) directly.
 ts_up --delay 25ms --seed 9 --serve dns --pcap "$LAB_OUT/a.pcapng"
 nsx dig @"$STACK" www.lab.test >"$LAB_OUT/www.txt"
+# Two more, for the best of 3 query times (the host's noise only adds time).
+for i in 1 2; do nsx dig @"$STACK" www.lab.test +noall +stats; done >"$LAB_OUT/www-more.txt"
 nsx dig @"$STACK" nosuch.lab.test >"$LAB_OUT/nosuch.txt"
 lab_say "\$ dig @$STACK www.lab.test"
 grep -E "status|flags:|^www|Query time" "$LAB_OUT/www.txt" | sed 's/^/    /'
 lab_say "\$ dig @$STACK nosuch.lab.test"
 grep -E "status|SOA|Query time" "$LAB_OUT/nosuch.txt" | sed 's/^/    /'
-qt_www=$(sed -n 's/;; Query time: \([0-9]*\) msec/\1/p' "$LAB_OUT/www.txt")
+qt_www=$(cat "$LAB_OUT/www.txt" "$LAB_OUT/www-more.txt" | sed -n 's/;; Query time: \([0-9]*\) msec/\1/p' | minof)
 ttl_www=$(awk '$1 == "www.lab.test." && $4 == "A" { print $2 }' "$LAB_OUT/www.txt")
 nx_status=$(sed -n 's/.*status: \([A-Z]*\),.*/\1/p' "$LAB_OUT/nosuch.txt")
 nx_soa_ttl=$(awk '$4 == "SOA" { print $2 }' "$LAB_OUT/nosuch.txt")
@@ -69,7 +71,7 @@ repeated_ids=$(tshark -r "$LAB_OUT/c.pcapng" -Y "dns.flags.response == 0" -T fie
 
 echo
 lab_say "checks"
-check_range "www.lab.test answered in 1 RTT (dig's query time, ms)" "${qt_www:-0}" $((RTT_MS - 5)) $((RTT_MS * 13 / 10))
+check_range "www.lab.test answered in 1 RTT (dig's query time, best of 3, ms)" "${qt_www:-0}" $((RTT_MS - 5)) $((RTT_MS * 13 / 10))
 check_true "www.lab.test has TTL 300" "${ttl_www:-0} == 300" "TTL $ttl_www"
 check_true "nosuch.lab.test: NXDOMAIN" "\"$nx_status\" == \"NXDOMAIN\"" "$nx_status"
 check_true "NXDOMAIN carries the SOA, TTL = negative-caching time 60" "${nx_soa_ttl:-0} == 60" "SOA TTL $nx_soa_ttl"
