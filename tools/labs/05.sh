@@ -54,11 +54,11 @@ check_true "SACK on finishes first" "$T_SACK < $T_NOSACK" "$T_SACK s vs $T_NOSAC
 
 # Part B: a lost retransmission. Duplicate-ACK recovery cannot see it; RACK (RFC 8985) can.
 help=$("$BIN" sim --help)
-if ! grep -q "rack" <<<"$help"; then
+if ! grep -qw "rack" <<<"$help"; then
     printf '\n[lab 05] SKIPPED part B (NewReno vs RACK): waiting for a tunstack feature: RACK loss detection (tunstack sim --recovery rack)\n' >&2
 else
     base=sack
-    grep -q "dupack" <<<"$help" && base=dupack
+    grep -qw "dupack" <<<"$help" && base=dupack
     lab_say "part B: the first loss's retransmission is lost too: --recovery $base vs rack"
     LOST=(--impair 'drop seq=27513' --impair 'drop rexmit seq=27513')
     sim --bytes 200kb --rtt ${RTT_MS}ms --seed 5 "${LOST[@]}" --recovery $base --trace "$LAB_OUT/dupack.jsonl"

@@ -43,7 +43,7 @@ lab_say "slow start x$ss_growth per RTT; decrease to x$md; congestion avoidance 
 
 # Part B: CUBIC on the same path (needs --cc cubic).
 cubic=0
-if "$BIN" sim --help | grep -q cubic; then
+if "$BIN" sim --help | grep -qw cubic; then
     cubic=1
     lab_say "part B: CUBIC on the same path"
     sim --duration 20s --rtt 50ms --rate 10mbit --queue 64kb --cc cubic --seed 6 \
