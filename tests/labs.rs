@@ -23,6 +23,11 @@ fn run_lab(n: u32) {
         .arg(&script)
         .env("TUNSTACK_BIN", env!("CARGO_BIN_EXE_tunstack"))
         .env("LAB_OUT", &out_dir)
+        // An unoptimised tunstack is slower: labs that measure throughput allow for it.
+        .env(
+            "LAB_DEBUG_BUILD",
+            if cfg!(debug_assertions) { "1" } else { "0" },
+        )
         .output()
         .expect("run bash");
     let stdout = String::from_utf8_lossy(&out.stdout);

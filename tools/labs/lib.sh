@@ -7,7 +7,7 @@
 # names it). Output files (pcapng, logs) stay in $LAB_OUT (default /tmp/tunstack-labNN-<pid>).
 #
 # Environment: TUNSTACK_BIN (default target/release/tunstack, else target/debug/tunstack),
-# LAB_OUT, LAB_KEEP=1 (keep the output directory even when the lab passes).
+# LAB_OUT, LAB_DEBUG_BUILD=1 (the binary is unoptimised: throughput checks allow for it).
 
 set -u
 LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -176,7 +176,7 @@ lab_end() {
     echo
     if [ "$LAB_FAILS" -eq 0 ]; then
         lab_say "PASS: $LAB_CHECKS checks hold"
-        [ "${LAB_KEEP:-0}" = 1 ] || [ -z "${LAB_OUT:-}" ] || lab_say "files: $LAB_OUT"
+        lab_say "files: $LAB_OUT"
         exit 0
     fi
     lab_say "FAIL: $LAB_FAILS of $LAB_CHECKS checks did not hold (files and tunstack logs in $LAB_OUT)"
