@@ -45,7 +45,7 @@ pub struct SmolRuntimeConfig {
 pub struct SmolReport {
     pub stack: SmolStats,
     pub services: Vec<(Service, ServiceCounters)>,
-    /// Service connections still open.
+    /// Service connections open at the stop (each was reset).
     pub connections: Vec<ConnSummary>,
     /// States of every TCP socket still in smoltcp's set (closing ones included).
     pub tcp_states: Vec<&'static str>,
@@ -56,7 +56,7 @@ pub struct SmolReport {
 
 impl fmt::Display for SmolReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "connections: {}", self.connections.len())?;
+        writeln!(f, "connections: {} (reset at stop)", self.connections.len())?;
         for c in &self.connections {
             writeln!(f, "  {c}")?;
         }
@@ -204,6 +204,8 @@ struct SmolDriver {
     clock: Clock,
     link_stats: LinkStats,
     buf: Vec<u8>,
+    /// Connections open when the driver was asked to stop (they are reset then).
+    open_at_stop: Vec<ConnSummary>,
 }
 
 impl SmolDriver {
@@ -244,6 +246,7 @@ impl SmolDriver {
             clock: Clock::new(),
             link_stats: LinkStats::default(),
             buf: vec![0; MAX_PACKET],
+            open_at_stop: Vec::new(),
         })
     }
 
@@ -258,7 +261,7 @@ impl SmolDriver {
         Ok(SmolReport {
             stack: self.stack.stats().clone(),
             services: self.services.counters().to_vec(),
-            connections: self.services.connections(&self.stack),
+            connections: std::mem::take(&mut self.open_at_stop),
             tcp_states: self.stack.tcp_states(),
             link: LinkStats {
                 capture_packets: self.capture.as_ref().map_or(0, |c| c.packets()),
@@ -279,6 +282,8 @@ impl SmolDriver {
                 self.input(now, &pkt);
             }
             if self.stop.load(Ordering::SeqCst) || super::signals::requested() {
+                self.open_at_stop = self.services.connections(&self.stack);
+                self.services.abort_all(&mut self.stack, now);
                 self.flush_out(now);
                 return Ok(());
             }

@@ -213,6 +213,16 @@ impl SmolServices {
             .collect()
     }
 
+    /// Reset every open connection (at shutdown: kernel peers learn at once instead of
+    /// waiting on a stack that is gone). Returns how many there were.
+    pub fn abort_all<E: TcpEndpoint>(&mut self, e: &mut E, now: Instant) -> usize {
+        let n = self.conns.len();
+        for c in std::mem::take(&mut self.conns) {
+            e.tcp_abort(now, c.h);
+        }
+        n
+    }
+
     /// Accept, read, write and close until nothing moves (or `MAX_ROUNDS`). True if anything
     /// happened (the caller flushes the endpoint's packets either way).
     pub fn run<E: TcpEndpoint>(&mut self, e: &mut E, now: Instant) -> bool {
