@@ -177,13 +177,11 @@ impl SmolServices {
         &self.counters
     }
 
-    fn counter(&mut self, svc: Service) -> &mut ServiceCounters {
-        let i = self
-            .counters
-            .iter()
-            .position(|(s, _)| *s == svc)
-            .unwrap_or(0);
-        &mut self.counters[i].1
+    /// Update the counters of `svc` (every connection's service has an entry).
+    fn count(&mut self, svc: Service, f: impl FnOnce(&mut ServiceCounters)) {
+        if let Some((_, k)) = self.counters.iter_mut().find(|(s, _)| *s == svc) {
+            f(k);
+        }
     }
 
     /// Open connections, for `--stats`.
@@ -248,7 +246,7 @@ impl SmolServices {
                     requests: 0,
                 });
                 self.next_id += 1;
-                self.counter(svc).accepted += 1;
+                self.count(svc, |k| k.accepted += 1);
             }
         }
         any
@@ -275,21 +273,22 @@ impl SmolServices {
                 c.bytes_out - before.1,
                 c.requests - before.2,
             );
-            let k = self.counter(svc);
-            k.bytes_in += delta.0;
-            k.bytes_out += delta.1;
-            k.http_requests += delta.2;
+            self.count(svc, |k| {
+                k.bytes_in += delta.0;
+                k.bytes_out += delta.1;
+                k.http_requests += delta.2;
+            });
             match outcome {
                 Outcome::Open => {
                     i += 1;
                     continue;
                 }
                 Outcome::Close => {
-                    self.counter(svc).closed += 1;
+                    self.count(svc, |k| k.closed += 1);
                     log::debug!("smoltcp {svc}: connection closed");
                 }
                 Outcome::Failed(err) => {
-                    self.counter(svc).errors += 1;
+                    self.count(svc, |k| k.errors += 1);
                     log::debug!("smoltcp {svc}: connection failed: {err}");
                 }
             }
