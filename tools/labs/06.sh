@@ -46,21 +46,23 @@ cubic=0
 if "$BIN" sim --help | grep -qw cubic; then
     cubic=1
     lab_say "part B: CUBIC on the same path"
-    sim --duration 20s --rtt 50ms --rate 10mbit --queue 64kb --cc cubic --seed 6 \
+    # One scripted early loss sets a small W_max; CUBIC then climbs back to it (concave) and
+    # probes beyond it (convex) until the 20 Mbit/s, 100 ms path's queue overflows.
+    sim --duration 15s --rtt 100ms --rate 20mbit --queue 256kb --cc cubic --seed 6 --impair 'drop data#30' \
         --trace "$LAB_OUT/cubic.jsonl" --plot "$LAB_OUT/cubic-plots"
     cwnd_of "$LAB_OUT/cubic.jsonl" >"$LAB_OUT/cubic-cwnd.tsv"
     md_cubic=$(awk -F'\t' '$4 !~ /retransmit|recovery|RTO/ { prev = $2 } $4 ~ /retransmit|RTO/ && prev && $3 != "inf" { print $3 / prev; exit }' "$LAB_OUT/cubic-cwnd.tsv")
-    # Shape of the longest epoch between two reductions: the second differences of cwnd
-    # sampled every 100 ms, averaged over its first and its last third.
+    # Shape of the epoch after the first reduction (congestion-avoidance events only, so the
+    # recovery's inflation is left out) up to the next reduction or the end: the second
+    # differences of cwnd sampled every 100 ms, summed over its first and its last third.
     read -r early late < <(awk -F'\t' '
-        $4 ~ /retransmit|RTO/ { if (n > bestn) { bestn = n; for (i = 0; i < n; i++) best[i] = v[i] } n = 0; tnext = 0; next }
-        $1 >= tnext { v[n++] = $2; tnext = $1 + 100000 }
-        END { if (n > bestn) { bestn = n; for (i = 0; i < n; i++) best[i] = v[i] }
-              m = bestn; third = int(m / 3); e = 0; l = 0
-              for (i = 1; i < third; i++) e += best[i+1] - 2 * best[i] + best[i-1]
-              for (i = m - third; i < m - 1; i++) l += best[i+1] - 2 * best[i] + best[i-1]
+        $4 ~ /retransmit|RTO/ { r++; next }
+        r == 1 && $4 ~ /^congestion avoidance/ && $1 >= tnext { v[n++] = $2; tnext = $1 + 100000 }
+        END { third = int(n / 3); e = 0; l = 0
+              for (i = 1; i < third; i++) e += v[i+1] - 2 * v[i] + v[i-1]
+              for (i = n - third; i < n - 1; i++) l += v[i+1] - 2 * v[i] + v[i-1]
               print e, l }' "$LAB_OUT/cubic-cwnd.tsv")
-    lab_say "CUBIC: decrease to x$md_cubic; longest epoch's curvature: early $early, late $late"
+    lab_say "CUBIC: decrease to x$md_cubic; the epoch after it: curvature early $early, late $late"
 else
     printf '\n[lab 06] SKIPPED part B (Reno vs CUBIC): waiting for a tunstack feature: CUBIC (tunstack sim --cc cubic)\n' >&2
 fi
@@ -85,8 +87,8 @@ check_true "the queue overflowed more than once (a sawtooth)" "$reductions >= 2"
 check_true "plots written (time-sequence, cwnd)" "$(ls "$LAB_OUT/reno-plots" 2>/dev/null | grep -c svg) >= 2" "$(ls "$LAB_OUT/reno-plots" 2>/dev/null | tr '\n' ' ')"
 if [ $cubic = 1 ]; then
     check_range "multiplicative decrease (CUBIC, beta 0.7): ssthresh / cwnd" "${md_cubic:-0}" 0.6 0.8
-    check_true "CUBIC epoch: concave first (curvature < 0)" "${early:-0} < 0" "$early"
-    check_true "CUBIC epoch: convex later (curvature > 0)" "${late:-0} > 0" "$late"
+    check_true "CUBIC after the loss: concave first (curvature < 0)" "${early:-0} < 0" "$early"
+    check_true "CUBIC after the loss: convex later (curvature > 0)" "${late:-0} > 0" "$late"
 fi
 check_range "Mathis: measured / predicted" "$(calc "$measured / $mathis")" 0.6 1.5
 lab_say "files: $LAB_OUT (plots: reno-plots/cwnd.svg$([ $cubic = 1 ] && echo ', cubic-plots/cwnd.svg'))"
