@@ -25,6 +25,14 @@ printf '\n  %-5s %6s %9s %9s %9s %9s %9s\n' "" sent received "p50(ms)" "p90(ms)"
 printf '  %-5s %6s %9s %9s %9s %9s %9s\n' UDP "$u_sent" "$u_recv" "$u50" "$u90" "$u99" "$umax"
 printf '  %-5s %6s %9s %9s %9s %9s %9s\n' TCP "$t_sent" "$t_recv" "$t50" "$t90" "$t99" "$tmax"
 lab_say "our stack (TCP run): $tcp_counters"
+# The distribution: messages per latency bucket.
+hist() {
+    awk '$2 == "lost" { b["lost"]++; next }
+        { ms = $2; k = (ms < 50 ? "<50" : ms < 100 ? "50-100" : ms < 200 ? "100-200" : ms < 400 ? "200-400" : ">=400"); b[k]++ }
+        END { printf "%7d %7d %8d %8d %7d %6d\n", b["<50"], b["50-100"], b["100-200"], b["200-400"], b[">=400"], b["lost"] }' "$1"
+}
+printf '\n  %-5s %7s %7s %8s %8s %7s %6s   (messages per latency bucket, ms)\n' "" "<50" "50-100" "100-200" "200-400" ">=400" lost
+printf '  %-5s %s\n' UDP "$(hist "$LAB_OUT/udp.txt")" TCP "$(hist "$LAB_OUT/tcp.txt")"
 # Head-of-line victims: messages that were delayed by more than one extra RTT.
 u_lost=$((u_sent - u_recv))
 t_late=$(awk -v l=$((2 * RTT_MS)) '$2 != "lost" && $2 > l' "$LAB_OUT/tcp.txt" | wc -l)
