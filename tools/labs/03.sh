@@ -12,19 +12,23 @@ SECS=2
 # connection (0-based, in the order of their SYNs; a late packet of an earlier tunstack's
 # connection can open a stream of its own), zero windows and the SYN left out, in bytes.
 adv_window() {
-    local stream
-    stream=$(tshark -r "$1" -Y "tcp.flags.syn == 1 && tcp.flags.ack == 0" -T fields -e tcp.stream 2>/dev/null |
-        sed -n "$(($2 + 1))p")
-    tshark -r "$1" -Y "tcp.stream == ${stream:-999999} && ip.src == $KERNEL && tcp.flags.syn == 0 && tcp.window_size > 0" \
-        -T fields -e tcp.window_size 2>/dev/null | sort -n | uniq -c | sort -rn | awk 'NR == 1 { print $2 }'
+    # One tshark pass per capture (cached): stream, SYN-without-ACK, source, window.
+    [ -s "$1.tsv" ] || tshark -r "$1" -Y tcp -T fields -e tcp.stream -e tcp.flags.syn -e tcp.flags.ack \
+        -e ip.src -e tcp.window_size 2>/dev/null >"$1.tsv"
+    awk -F'\t' -v n="$2" -v k="$KERNEL" '
+        $2 == 1 && $3 == 0 && !($1 in seen) { seen[$1] = 1; if (c++ == n) s = $1 }
+        { st[NR] = $1; syn[NR] = $2; src[NR] = $4; w[NR] = $5 }
+        END { for (i = 1; i <= NR; i++) if (st[i] == s && src[i] == k && syn[i] == 0 && w[i] > 0) cnt[w[i]]++
+              for (v in cnt) if (cnt[v] > best) { best = cnt[v]; mode = v }
+              print mode }' "$1.tsv"
 }
 
 # Part A: the same path (RTT 100 ms), four receive buffers. The kernel reads chargen (TCP 19)
 # with SO_RCVBUF set, so it advertises a small fixed window.
-lab_say "part A: RTT 100 ms, receive buffer 8, 16, 32, 64 KiB"
+lab_say "part A: RTT 100 ms, receive buffer 16, 32, 64 KiB"
 ts_up --delay 50ms --seed 3 --serve chargen --pcap "$LAB_OUT/a.pcapng"
 : >"$LAB_OUT/a.txt"
-for buf in 8192 16384 32768 65536; do
+for buf in 16384 32768 65536; do
     echo "$buf $(nsx $READ "$STACK" 19 $SECS $buf)" >>"$LAB_OUT/a.txt"
 done
 ts_down
