@@ -80,15 +80,16 @@ printf '  %-28s %12.3f %12.3f\n' "100 Mbit/s, RTT 10 ms" "$thin_get" "$thin_mb"
 
 echo
 lab_say "checks"
-# Window-limited rows (all but the 128 KiB buffer behind 10 Mbit/s): throughput = window / RTT
-# within 15 %. Behind the 10 Mbit/s bottleneck the real RTT is longer than the propagation
-# delay (each packet also waits its turn: 1.2 ms per 1500 bytes), measured 0.88-0.89: 20 % there.
-# An unoptimised (debug) tunstack on a loaded machine falls behind at the higher rates
-# (measured 0.81-0.83 at 0.8-1.9 MB/s): 0.70 then. Above 1 is impossible either way.
+# Window-limited rows (all but the 128 KiB buffer behind 10 Mbit/s): throughput = window / RTT.
+# Above 1 is impossible (at most one window per RTT); below, a loaded host falls behind at the
+# higher rates: measured 0.92-1.00 on a quiet machine, down to 0.84 under load: 0.80. Behind the
+# 10 Mbit/s bottleneck the real RTT is longer than the propagation delay (each packet also waits
+# its turn: 1.2 ms per 1500 bytes), measured 0.86-0.90: 0.75 there. An unoptimised (debug)
+# tunstack: measured 0.81-0.83 at 0.8-1.9 MB/s: 0.70.
 while read -r label buf w rate rtt; do
     [ "$buf" = 131072 ] && continue
-    lo=0.85
-    case $label in 10Mbit*) lo=0.80 ;; esac
+    lo=0.80
+    case $label in 10Mbit*) lo=0.75 ;; esac
     [ "${LAB_DEBUG_BUILD:-0}" = 1 ] && lo=0.70
     check_range "$label rcvbuf $buf: throughput x RTT / window" "$(calc "$rate * $rtt / $w")" $lo 1.15
 done <"$LAB_OUT/rows.txt"

@@ -28,11 +28,15 @@ tshark -r "$PCAP" -Y "tcp.analysis.zero_window || tcp.analysis.zero_window_probe
 echo
 echo "  time(s)   from         window  event"
 awk -v s="$STACK" '{ ev = ($2 == s ? "window probe (1 byte)" : ($3 == 0 ? "ZERO WINDOW" : "window update")); if ($3 == 0 || $2 == s || prev == 0) printf "  %7.3f   %-12s %6s  %s\n", $1, $2, ($2 == s ? "" : $3), ev; prev = ($2 == s ? prev : $3) }' "$LAB_OUT/window.tsv"
-first_zero=$(awk -v k="$KERNEL" '$2 == k && $3 == 0 { print $1; exit }' "$LAB_OUT/window.tsv")
+# The zero-window episode the probes belong to (a loaded host can make the reader stall for a
+# moment earlier, which closes and reopens the window once in the paced phase).
+first_zero=$(awk -v k="$KERNEL" -v s="$STACK" '
+    BEGIN { open = 1 } $2 == k && $3 == 0 && open != 0 { start = $1 } $2 == k { open = $3 }
+    $2 == s { print start; exit }' "$LAB_OUT/window.tsv")
 zeros=$(awk -v k="$KERNEL" '$2 == k && $3 == 0' "$LAB_OUT/window.tsv" | wc -l)
 awk -v s="$STACK" '$2 == s { print $1 }' "$LAB_OUT/window.tsv" >"$LAB_OUT/probes.txt"
 probes=$(wc -l <"$LAB_OUT/probes.txt")
-reopen=$(awk -v k="$KERNEL" -v z="${first_zero:-0}" '$2 == k && $1 > z && $3 > 0 { print $1; exit }' "$LAB_OUT/window.tsv")
+reopen=$(awk -v k="$KERNEL" -v s="$STACK" '$2 == s { p = 1 } p && $2 == k && $3 > 0 { print $1; exit }' "$LAB_OUT/window.tsv")
 # Intervals: zero window -> probe 1 -> probe 2 -> probe 3.
 read -r i1 i2 i3 < <(awk -v z="${first_zero:-0}" '{ printf "%s ", $1 - (NR == 1 ? z : p); p = $1 } END { print "" }' "$LAB_OUT/probes.txt")
 
