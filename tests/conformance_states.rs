@@ -88,6 +88,18 @@ fn listen_syn_rst_is_ignored() {
     assert_eq!(t.tcp.connection_count(), 0);
 }
 
+#[test]
+fn listen_syn_fin_is_dropped_and_counted() {
+    // RFC 9293 §3.10.7.2 would process the FIN later in SYN-RECEIVED; Linux drops SYN,FIN
+    // (a scanner's probe) and so do we, counting it.
+    let mut t = listening();
+    t.peer_sends(seg().syn().fin().seq(IRS));
+    t.expect_nothing();
+    assert_eq!(t.tcp.connection_count(), 0);
+    assert_eq!(t.stats().drop_syn_fin, 1);
+    listener_alive(&mut t);
+}
+
 // ---- SYN-SENT (§3.10.7.3) ----
 
 #[test]

@@ -155,6 +155,15 @@ pub struct Connection {
     pub retransmits: u64,
 }
 
+/// RFC 7323 §2.3: the smallest shift that lets a receive buffer be advertised (at most 14).
+pub fn rcv_wscale_for(recv_buffer: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (recv_buffer >> shift) > 65535 {
+        shift += 1;
+    }
+    shift
+}
+
 /// What the handshake learned from the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2-3, RFC 2018).
 fn clamp_mss(m: u16) -> u16 {
     m.max(64)
@@ -169,11 +178,7 @@ impl Connection {
         ts_offset: u32,
         our_mss: u16,
     ) -> Self {
-        // RFC 7323 §2.3: the smallest shift that lets the buffer be advertised (at most 14).
-        let mut shift = 0u8;
-        while shift < 14 && (cfg.recv_buffer >> shift) > 65535 {
-            shift += 1;
-        }
+        let shift = rcv_wscale_for(cfg.recv_buffer);
         let smss = u32::from(DEFAULT_MSS);
         Connection {
             state: State::Closed,
