@@ -137,6 +137,8 @@ pub struct TcpStats {
     pub rst_received: u64,
     /// RSTs for segments to nowhere not sent because the RST queue was full.
     pub rst_limited: u64,
+    /// ACKs for unacceptable segments without data not sent (one per 500 ms, as Linux).
+    pub oow_acks_limited: u64,
     /// RFC 5961 challenge ACKs sent, and those suppressed by the rate limit.
     pub challenge_acks: u64,
     pub challenge_ack_limited: u64,

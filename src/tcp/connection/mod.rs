@@ -122,6 +122,8 @@ pub struct Connection {
     /// When we last sent new data (RFC 5681 §4.1 idle restart).
     last_send: Instant,
     challenge_window: (Instant, u32),
+    /// Last ACK sent for an unacceptable segment without data (rate limit, `input::oow_ack`).
+    last_oow_ack: Option<Instant>,
 
     // What output owes the peer.
     ack_now: bool,
@@ -231,6 +233,7 @@ impl Connection {
             last_rcv: Instant::ZERO,
             last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
+            last_oow_ack: None,
             ack_now: false,
             unacked_bytes: 0,
             retransmit_first: false,
