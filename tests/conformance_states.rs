@@ -179,6 +179,29 @@ fn syn_received_rst_returns_to_listen() {
 }
 
 #[test]
+fn syn_received_syn_with_another_isn_drops_the_half_open_connection() {
+    // RFC 9293 §3.10.7.4 fourth (SYN-RECEIVED, passive OPEN): return to LISTEN. Linux also
+    // answers as CLOSED (§3.10.7.1): <SEQ=0><ACK=SEG.SEQ+1><CTL=RST,ACK>.
+    let mut t = syn_received();
+    t.peer_sends(seg().syn().seq(IRS + 5000));
+    t.expect_tx(seg().rst().seq(0).ack(IRS + 5001));
+    assert_eq!(t.tcp.connection_count(), 0);
+    listener_alive(&mut t);
+}
+
+#[test]
+fn simultaneous_open_syn_received_syn_draws_challenge_ack() {
+    // RFC 9293 §3.10.7.4 fourth: SYN-RECEIVED from an active OPEN is handled as synchronized:
+    // RFC 5961 §4.2 challenge ACK.
+    let mut t = Scenario::syn_sent(TcpConfig::default());
+    t.peer_sends(seg().syn().seq(IRS));
+    t.expect_tx(seg().syn().seq(ISS).ack(IRS + 1));
+    t.peer_sends(seg().syn().seq(IRS + 50));
+    t.expect_tx(seg().seq(ISS + 1).ack(IRS + 1));
+    t.expect_state("SYN-RECEIVED");
+}
+
+#[test]
 fn syn_received_unacceptable_ack_draws_rst() {
     // RFC 9293 §3.10.7.4 fifth (SYN-RECEIVED): bad ACK: <SEQ=SEG.ACK><CTL=RST>.
     let mut t = syn_received();

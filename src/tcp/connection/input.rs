@@ -121,7 +121,17 @@ impl Connection {
             return;
         }
 
-        // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
+        // Fourth: SYN. SYN-RECEIVED from a passive OPEN: "return this connection to the LISTEN
+        // state"; like Linux we also answer as CLOSED would (§3.10.7.1): RST.
+        if syn && self.state == State::SynReceived && self.passive {
+            self.rst_out = Some(match seg.has(ACK) {
+                true => (seg.ack, None),
+                false => (SeqNum(0), Some(seg.seq.wrapping_add(seg.seg_len()))),
+            });
+            self.set_state(State::Closed, "rcvd SYN in SYN-RECEIVED");
+            return;
+        }
+        // In a synchronized state: challenge ACK (RFC 5961 §4.2).
         if syn {
             self.challenge_ack(now, stats);
             return;
