@@ -195,7 +195,11 @@ impl TcpLayer {
             self.stats.syncookies_failed += 1;
             return false;
         };
-        if l.accept_full() || self.n_conns >= self.cfg.max_connections {
+        if self.n_conns >= self.cfg.max_connections {
+            self.stats.connection_limit += 1;
+            return true; // dropped: the peer retransmits its ACK (or data)
+        }
+        if l.accept_full() {
             self.stats.listen_overflows += 1;
             return true; // as Linux: drop, the peer retransmits
         }
