@@ -400,3 +400,30 @@ fn segments_after_close_draw_rst() {
     t.peer_sends(seg().rst().seq(IRS + 1));
     t.expect_nothing();
 }
+
+#[test]
+fn syn_received_ack_with_fin_goes_to_close_wait() {
+    // RFC 9293 §3.10.7.4 fifth (ACK: ESTABLISHED) then eighth step (FIN: CLOSE-WAIT).
+    let mut t = Scenario::listening(Scenario::quick_ack_config());
+    t.peer_sends(seg().syn().seq(IRS));
+    t.expect_tx(seg().syn().ack(IRS + 1));
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 1).payload(b"q"));
+    t.h = Some(t.tcp.accept(t.listener.unwrap()).unwrap());
+    t.expect_state("CLOSE-WAIT");
+    t.expect_tx(seg().seq(ISS + 1).ack(IRS + 3));
+    assert_eq!(t.app_read().unwrap(), b"q");
+}
+
+#[test]
+fn closing_repeated_fin_is_acked_and_state_kept() {
+    // RFC 9293 §3.10.7.4 eighth: CLOSING: remain in CLOSING (the FIN is old: ACK it).
+    let mut t = Scenario::established();
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin().seq(ISS + 1));
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 1));
+    t.expect_tx(seg().seq(ISS + 2).ack(IRS + 2));
+    t.expect_state("CLOSING");
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 1));
+    t.expect_tx(seg().seq(ISS + 2).ack(IRS + 2));
+    t.expect_state("CLOSING");
+}
