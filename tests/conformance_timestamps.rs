@@ -99,3 +99,14 @@ fn time_wait_acks_data_straddling_rcv_nxt() {
     t.expect_nothing();
     t.expect_state("TIME-WAIT");
 }
+
+#[test]
+fn ts_recent_is_invalid_after_24_days_idle() {
+    // RFC 7323 §5.5: after more than 24 days idle TS.Recent is invalid: no PAWS drop.
+    let mut t = with_ts();
+    t.advance(tunstack::time::Duration::from_secs(25 * 24 * 3600));
+    t.peer_sends(seg().seq(IRS + 4).ack(ISS + 1).ts(150, 0).payload(b"late"));
+    t.expect_tx(seg().ack(IRS + 8));
+    assert_eq!(t.stats().drop_paws, 0);
+    assert_eq!(t.app_read().unwrap(), b"abclate");
+}

@@ -175,3 +175,54 @@ fn max_connections_drops_further_syns_silently_and_counts_them() {
     let limited = report_counter(&report, "connection_limit").unwrap_or(0);
     assert!(limited >= 1, "connection_limit counted:\n{report}");
 }
+
+const ECHO_ONCE: &str = r#"
+import socket
+c = socket.create_connection(('198.18.0.2', 7), timeout=10)
+c.sendall(b'through the flood'); print(c.recv(100).decode(), flush=True); c.close()
+"#;
+
+#[test]
+fn syn_flood_fills_the_queue_and_cookies_still_connect() {
+    // RFC 4987 §3.6: 400 spoofed SYNs (from 198.18.0.77, which never answers) fill the SYN queue
+    // (backlog 128); the kernel's connection still completes, through a SYN cookie.
+    let Some(lab) = Lab::up("cf-cookie", &["--serve", "echo"], &["python3", "hping3"]) else {
+        return;
+    };
+    let flood = lab.ns.exec(&[
+        "timeout",
+        "30",
+        "hping3",
+        "-q",
+        "-S",
+        "-p",
+        "7",
+        "-a",
+        "198.18.0.77",
+        "-s",
+        "10000",
+        "-c",
+        "400",
+        "-i",
+        "u500",
+        STACK_ADDR,
+    ]);
+    assert!(
+        flood.status.success() || flood.status.code() == Some(1),
+        "hping3: {}",
+        text(&flood)
+    );
+    let o = python(&lab.ns, 30, ECHO_ONCE, &[]);
+    let (report, _) = lab.stop();
+    assert!(o.status.success(), "{}\n{report}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "through the flood"
+    );
+    let sent = report_counter(&report, "syncookies_sent").unwrap_or(0);
+    let ok = report_counter(&report, "syncookies_ok").unwrap_or(0);
+    assert!(
+        sent >= 200 && ok >= 1,
+        "cookies sent {sent}, ok {ok}:\n{report}"
+    );
+}
