@@ -112,3 +112,52 @@ fn without_cookies_a_full_queue_drops_syns() {
     assert_eq!(t.stats().listen_overflows, 1);
     assert_eq!(t.stats().syncookies_sent, 0);
 }
+
+#[test]
+fn full_accept_queue_drops_syns_and_cookie_acks() {
+    // As Linux: with the accept queue itself full there is no room even for a valid cookie:
+    // SYNs and cookie ACKs are dropped (counted), and nothing is reset.
+    let mut t = flooded(Scenario::quick_ack_config());
+    t.peer_sends(seg().syn().seq(IRS).mss(1460).ports(40001, 80));
+    let sa = t.pop_tx().expect("cookie SYN,ACK");
+    for port in 30000..30004 {
+        t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1).ports(port, 80));
+    }
+    let _ = t.drain();
+    t.peer_sends(seg().syn().seq(IRS).mss(1460).ports(40002, 80));
+    t.expect_nothing();
+    t.peer_sends(
+        seg()
+            .seq(IRS + 1)
+            .ack(sa.seq.wrapping_add(1))
+            .ports(40001, 80),
+    );
+    t.expect_nothing();
+    assert_eq!(t.stats().listen_overflows, 2);
+    assert_eq!(t.stats().syncookies_ok, 0);
+    // accept() makes room: the retransmitted ACK now gets in.
+    let l = t.listener.unwrap();
+    assert!(t.tcp.accept(l).is_ok());
+    t.peer_sends(
+        seg()
+            .seq(IRS + 1)
+            .ack(sa.seq.wrapping_add(1))
+            .ports(40001, 80),
+    );
+    assert_eq!(t.stats().syncookies_ok, 1);
+}
+
+#[test]
+fn cookie_ack_at_the_connection_limit_is_dropped_and_counted() {
+    // RFC 9293 §3.10.7.2 with bounded resources: a valid cookie does not bypass max_connections.
+    let mut t = flooded(TcpConfig {
+        max_connections: 4,
+        ..Scenario::quick_ack_config()
+    });
+    t.peer_sends(seg().syn().seq(IRS).mss(1460));
+    let sa = t.pop_tx().expect("cookie SYN,ACK");
+    t.peer_sends(seg().seq(IRS + 1).ack(sa.seq.wrapping_add(1)));
+    t.expect_nothing();
+    assert_eq!(t.stats().connection_limit, 1);
+    assert_eq!(t.tcp.connection_count(), 4);
+}
