@@ -90,6 +90,20 @@ fn forged_cookie_draws_rst_and_is_counted() {
     t.peer_sends(seg().seq(IRS + 2).ack(sa.seq.wrapping_add(1)));
     t.expect_tx(seg().rst().seq(sa.seq.wrapping_add(1)));
     assert_eq!(t.stats().syncookies_failed, 2);
+    // A good cookie with a timestamp echo we never sent is refused too (as Linux).
+    let mut u = flooded(TcpConfig::default());
+    u.peer_sends(seg().syn().seq(IRS).mss(1460).ts(5, 0));
+    let sb = u.pop_tx().expect("cookie SYN,ACK");
+    let (tsval, _) = sb.options.timestamps.expect("timestamps");
+    let ack = sb.seq.wrapping_add(1);
+    u.peer_sends(
+        seg()
+            .seq(IRS + 1)
+            .ack(ack)
+            .ts(6, tsval.wrapping_add(100_000)),
+    );
+    u.expect_tx(seg().rst().seq(ack));
+    assert_eq!(u.stats().syncookies_failed, 1);
     assert_eq!(t.stats().syncookies_ok, 0);
     assert_eq!(t.tcp.connection_count(), 4);
     // A cookie is good for two 64 s periods at most.

@@ -19,8 +19,9 @@ use super::{MAX_QUEUED_RST, Socket, TcpLayer};
 use crate::socket::TcpHandle;
 use crate::time::{Duration, Instant};
 
-/// MSS values a cookie can carry (Linux's table plus a few); the largest ≤ the peer's is chosen.
-pub const MSS_TABLE: [u16; 8] = [216, 536, 1200, 1300, 1400, 1440, 1460, 8960];
+/// MSS values a cookie can carry (Linux's table plus a few, from our 64-byte floor); the largest
+/// not above the peer's is chosen.
+pub const MSS_TABLE: [u16; 8] = [64, 536, 1200, 1300, 1400, 1440, 1460, 8960];
 /// Seconds per counter tick, and how many ticks a cookie stays valid (RFC 4987 §3.6).
 const PERIOD_SECS: u64 = 64;
 const MAX_AGE: u64 = 2;
@@ -208,6 +209,13 @@ impl TcpLayer {
             ..Default::default()
         };
         if let (Some((tsval, tsecr)), true) = (seg.options.timestamps, self.cfg.timestamps) {
+            // The echo must be a TSval we could have sent in the cookie's lifetime (as Linux).
+            let clock = (now.total_millis() as u32).wrapping_add(self.isn.ts_offset(local, remote));
+            let age = clock.wrapping_sub(tsecr) as i32;
+            if !(0..=(PERIOD_SECS * MAX_AGE * 1000) as i32).contains(&age) {
+                self.stats.syncookies_failed += 1;
+                return false;
+            }
             let (ws, sack) = ts_decode(tsecr);
             opts.window_scale = ws;
             opts.sack_permitted = sack;
