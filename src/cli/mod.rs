@@ -1,6 +1,7 @@
 //! `tunstack up` and `tunstack connect`.
 
 pub mod args;
+mod smol;
 pub mod units;
 
 use std::io::{self, Read, Write};
@@ -162,6 +163,9 @@ fn bring_up(
 }
 
 fn up(a: UpArgs) -> ExitCode {
+    if a.stack == args::StackKind::Smoltcp {
+        return smol::up(a);
+    }
     if let Some(path) = &a.dns_zone {
         match tunstack::services::dns::Zone::load(path) {
             Ok(z) => tunstack::services::dns::set_zone(z),
