@@ -226,3 +226,30 @@ fn syn_flood_fills_the_queue_and_cookies_still_connect() {
         "cookies sent {sent}, ok {ok}:\n{report}"
     );
 }
+
+#[test]
+fn stateful_probes_are_answered_like_the_linux_kernel() {
+    // RFC 9293 §3.10.7.4 / RFC 5961 on the wire: ESTABLISHED (out-of-window data, RST exact and
+    // not, SYN, ACK of unsent data, data without ACK, FIN) and SYN-RECEIVED (RST, bad ACK, SYN
+    // again, SYN with another ISN, data without ACK), each sent to tunstack and to a kernel echo
+    // server in the same namespace (tests/conformance/stateful_probe.py); answers must agree.
+    let Some(lab) = Lab::up("cf-wire", &["--serve", "echo"], &["python3"]) else {
+        return;
+    };
+    let script = include_str!("conformance/stateful_probe.py");
+    let run = |target: &str| {
+        let o = python(&lab.ns, 60, script, &[target]);
+        assert!(o.status.success(), "{target}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let (ours, linux) = (run("ours"), run("linux"));
+    eprintln!("ours:\n{ours}\nlinux:\n{linux}");
+    assert_eq!(ours.lines().count(), 15, "{ours}");
+    assert!(
+        ours.contains("EST RST in window, not exact|A seq=1 ack=1"),
+        "{ours}"
+    );
+    for (o, l) in ours.lines().zip(linux.lines()) {
+        assert_eq!(o, l, "ours / linux differ\nours:\n{ours}\nlinux:\n{linux}");
+    }
+}
