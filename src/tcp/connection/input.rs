@@ -512,9 +512,14 @@ impl Connection {
         self.last_rcv
     }
 
+    /// RFC 1122 §4.2.3.6 names no state; like Linux we also probe in FIN-WAIT-2 (a half-closed
+    /// end would otherwise wait forever for a peer that vanished).
     pub(crate) fn arm_keepalive(&mut self, now: Instant) {
         if let Some(idle) = self.cfg.keepalive
-            && matches!(self.state, State::Established | State::CloseWait)
+            && matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait2
+            )
         {
             self.timers.set(Timer::Keepalive, now + idle);
         }
