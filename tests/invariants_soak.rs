@@ -35,8 +35,15 @@ use tunstack::{Duration, Instant, SocketError, Stack, StackConfig, TcpHandle};
 const A: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const PORT: u16 = 9000;
+/// An application gives up on a connection that moved no data for this long.
+const APP_TIMEOUT: Duration = Duration::from_secs(300);
 /// Virtual time a seed may take before it counts as stuck.
 const LIMIT: Duration = Duration::from_secs(1800);
+
+thread_local! {
+    static KEEPALIVE: std::cell::Cell<Option<Duration>> =
+        const { std::cell::Cell::new(Some(Duration::from_secs(30))) };
+}
 
 /// The byte at offset `i` of the stream with id `id`.
 fn byte(id: u64, i: u64) -> u8 {
@@ -77,6 +84,11 @@ fn tcp_config(rng: &mut Rng) -> TcpConfig {
         max_rto: Duration::from_secs(10),
         max_retries: 8,
         fin_timeout: Duration::from_secs(20),
+        // A half-closed end waiting for a peer that vanished (its RST lost) finds out by
+        // keep-alive (RFC 1122 §4.2.3.6), as a real application would need to.
+        keepalive: KEEPALIVE.with(|k| k.get()),
+        keepalive_interval: Duration::from_secs(5),
+        keepalive_probes: 3,
         window_scaling: rng.chance(0.7),
         timestamps: rng.chance(0.7),
         sack: rng.chance(0.7),
@@ -118,6 +130,9 @@ struct End {
     last_bytes: (u64, u64),
     /// The client's local address (to match the accepted connection).
     local: Option<SocketAddrV4>,
+    /// Last time data moved; an application gives up after `APP_TIMEOUT` without progress.
+    last_progress: Instant,
+    app_timeout: bool,
 }
 
 impl End {
@@ -137,6 +152,8 @@ impl End {
             last_rank: 0,
             last_bytes: (0, 0),
             local: None,
+            last_progress: Instant::ZERO,
+            app_timeout: false,
         }
     }
 
@@ -147,6 +164,15 @@ impl End {
     /// Drive the application side of this end one step.
     fn step(&mut self, stack: &mut Stack, now: Instant, scratch: &mut [u8], ctx: &str) {
         let Some(h) = self.h else { return };
+        let progress = (self.sent, self.received);
+        if now.saturating_duration_since(self.last_progress) > APP_TIMEOUT {
+            // Waiting for a peer that is gone (see `keepalive_probes_a_half_closed_connection`).
+            stack.tcp_close(now, h);
+            self.app_timeout = true;
+            self.broken = true;
+            self.h = None;
+            return;
+        }
         if matches!(self.behaviour, Behaviour::EarlyClose | Behaviour::Abort) && now >= self.act_at
         {
             if self.behaviour == Behaviour::Abort {
@@ -206,6 +232,9 @@ impl End {
                     self.eof = true;
                 }
             }
+        }
+        if (self.sent, self.received) != progress {
+            self.last_progress = now;
         }
         // Both directions finished (or failed): close; the stack finishes the handshake.
         if self.eof && (self.write_closed || self.broken) {
@@ -326,6 +355,7 @@ struct Outcome {
     virtual_secs: f64,
     /// Packets the links dropped, duplicated, reordered or corrupted.
     impaired: u64,
+    app_timeouts: usize,
     bytes: u64,
     broken: usize,
 }
@@ -454,10 +484,28 @@ fn run_seed(seed: u64) -> Outcome {
         }
         assert!(
             now < deadline,
-            "{ctx}: stuck after {:?} of virtual time: A has {} connections, B has {}; apps done {apps_done}; {:?}",
+            "{ctx}: stuck after {:?} of virtual time: A has {} connections, B has {}; apps done {apps_done}; \
+             ends {:?}; states {:?}",
             LIMIT,
             sim.a().tcp().connection_count(),
             sim.b().tcp().connection_count(),
+            pairs
+                .iter()
+                .map(|(c, s)| (
+                    c.behaviour,
+                    c.done(),
+                    c.broken,
+                    c.sent,
+                    c.to_send,
+                    c.received,
+                    s.behaviour,
+                    s.done(),
+                    s.broken,
+                    s.sent,
+                    s.to_send,
+                    s.received
+                ))
+                .collect::<Vec<_>>(),
             sim.a()
                 .tcp()
                 .connections()
@@ -504,7 +552,12 @@ fn run_seed(seed: u64) -> Outcome {
         .iter()
         .map(|s| s.dropped_loss + s.dropped_queue + s.duplicated + s.reordered + s.corrupted)
         .sum();
+    let app_timeouts = pairs
+        .iter()
+        .map(|(c, s)| usize::from(c.app_timeout) + usize::from(s.app_timeout))
+        .sum();
     Outcome {
+        app_timeouts,
         impaired,
         virtual_secs: sim.now().total_micros() as f64 / 1e6,
         bytes,
@@ -514,6 +567,9 @@ fn run_seed(seed: u64) -> Outcome {
 
 #[test]
 fn randomized_soak_keeps_every_invariant() {
+    if std::env::var("SOAK_KEEPALIVE").is_ok_and(|v| v == "0") {
+        KEEPALIVE.with(|k| k.set(None));
+    }
     if let Some(seed) = std::env::var("SOAK_SEED").ok().and_then(|s| s.parse().ok()) {
         run_seed(seed);
         return;
@@ -524,16 +580,21 @@ fn randomized_soak_keeps_every_invariant() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(default);
     let (mut bytes, mut broken, mut vmax, mut impaired) = (0u64, 0usize, 0f64, 0u64);
+    let mut app_timeouts = Vec::new();
     for seed in 0..seeds {
         let o = run_seed(seed);
         bytes += o.bytes;
         broken += o.broken;
         vmax = vmax.max(o.virtual_secs);
         impaired += o.impaired;
+        if o.app_timeouts > 0 {
+            app_timeouts.push(seed);
+        }
     }
     eprintln!(
         "invariants_soak: {seeds} seeds, {bytes} bytes checked, {broken} connections reset or aborted, \
-         {impaired} packets impaired, longest seed {vmax:.1} s of virtual time"
+         {impaired} packets impaired, longest seed {vmax:.1} s of virtual time; seeds where an \
+         application gave up on a silent connection: {app_timeouts:?}"
     );
     // The sweep exercised both endings: clean transfers and broken connections.
     assert!(bytes > 0 && broken > 0 && impaired > 0);
