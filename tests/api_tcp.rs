@@ -16,7 +16,6 @@ fn pattern(n: usize, seed: u8) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "needs the IPv4 Stack and TCP engine from main"]
 fn echo_both_directions_with_half_close() {
     let p = Pair::new();
     let (na, nb) = p.nets();
@@ -64,7 +63,6 @@ fn echo_both_directions_with_half_close() {
 }
 
 #[test]
-#[ignore = "needs the IPv4 Stack and TCP engine from main"]
 fn refused_timeout_and_reset_map_to_io_errors() {
     let p = Pair::new();
     let (na, nb) = p.nets();
@@ -86,10 +84,28 @@ fn refused_timeout_and_reset_map_to_io_errors() {
         .expect("timeout");
     let err = (&c).read(&mut buf).expect_err("reset");
     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+
+    // Linger 0: dropping resets; the default drop closes gracefully (the peer reads EOF).
+    let c2 = TcpStream::connect(&nb, SocketAddrV4::new(A, 80)).expect("connect");
+    let (s2, _) = l.accept().expect("accept");
+    s2.set_linger(Some(Duration::ZERO)).expect("linger");
+    drop(s2);
+    c2.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let err = (&c2).read(&mut buf).expect_err("reset");
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    let c3 = TcpStream::connect(&nb, SocketAddrV4::new(A, 80)).expect("connect");
+    let (s3, _) = l.accept().expect("accept");
+    (&s3).write_all(b"bye").expect("write");
+    drop(s3);
+    c3.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut got = Vec::new();
+    (&c3).read_to_end(&mut got).expect("graceful EOF");
+    assert_eq!(got, b"bye");
 }
 
 #[test]
-#[ignore = "needs the IPv4 Stack and TCP engine from main"]
 fn many_connections_without_a_thread_each_in_the_stack() {
     let p = Pair::new();
     let (na, nb) = p.nets();
@@ -120,4 +136,41 @@ fn many_connections_without_a_thread_each_in_the_stack() {
         .with_stack(|s, _| s.tcp().connections().len())
         .expect("ok");
     assert!(live >= n, "only {live} connections listed");
+}
+
+/// More blocked calls than the driver's retry-everything safety net covers (64): each must be
+/// woken by its own socket's event.
+#[test]
+fn a_hundred_blocked_readers_each_wake_on_their_own_data() {
+    let p = Pair::new();
+    let (na, nb) = p.nets();
+    let n = 100;
+    let l = TcpListener::bind(&na, SocketAddrV4::new(A, 7)).expect("listen");
+    let mut clients = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..n {
+        clients.push(TcpStream::connect(&nb, SocketAddrV4::new(A, 7)).expect("connect"));
+        servers.push(l.accept().expect("accept").0);
+    }
+    let readers: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            std::thread::spawn(move || {
+                c.set_read_timeout(Some(Duration::from_secs(20)))
+                    .expect("timeout");
+                let mut b = [0u8; 8];
+                (&c).read_exact(&mut b).expect("read");
+                assert_eq!(u64::from_be_bytes(b), i as u64);
+            })
+        })
+        .collect();
+    // Let the readers park, then answer them in reverse order.
+    std::thread::sleep(Duration::from_millis(200));
+    for (i, s) in servers.iter().enumerate().rev() {
+        (&*s).write_all(&(i as u64).to_be_bytes()).expect("write");
+    }
+    for r in readers {
+        r.join().expect("reader");
+    }
 }

@@ -10,7 +10,6 @@ use common::pair::{A, B, Pair};
 use tunstack::api::UdpSocket;
 
 #[test]
-#[ignore = "needs the IPv4 Stack from main"]
 fn send_to_recv_from_connect_and_timeouts() {
     let p = Pair::new();
     let (na, nb) = p.nets();
@@ -66,7 +65,6 @@ fn send_to_recv_from_connect_and_timeouts() {
 }
 
 #[test]
-#[ignore = "needs the IPv4 Stack from main"]
 fn port_unreachable_is_reported_on_a_connected_socket() {
     let p = Pair::new();
     let (_na, nb) = p.nets();

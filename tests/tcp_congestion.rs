@@ -81,7 +81,7 @@ fn newreno_partial_ack() {
 
 #[test]
 fn none_never_limits_the_sender() {
-    // Labs: "none" leaves only flow control.
+    // RFC 5681 §3 switched off for labs: "none" leaves only flow control.
     let mut cc = congestion::new("none", MSS);
     cc.on_rto(T0, 100 * MSS);
     assert_eq!(cc.window(), u32::MAX);
@@ -119,4 +119,43 @@ fn cc_none_sends_the_whole_receive_window() {
     t.app_write(&vec![0u8; 28 * 1460]); // whole segments: Nagle holds no tail
     let sent: usize = t.drain().iter().map(|s| s.payload.len()).sum();
     assert_eq!(sent, 28 * 1460);
+}
+
+#[test]
+fn sack_recovery_fills_a_second_hole_without_waiting_a_round_trip() {
+    // RFC 2018 §5 / RFC 6675 §5 (simplified): during recovery each further dupACK resends the
+    // next SACKed-around hole; plain NewReno would wait for the partial ACK.
+    let syn = seg().syn().seq(IRS).mss(1460).sack_perm();
+    let mut t = Scenario::established_with(Scenario::quick_ack_config(), syn);
+    t.app_write(&vec![1u8; 6 * 1460]);
+    assert_eq!(t.drain().len(), 6);
+    let s = |n: u32| ISS + 1 + n * 1460;
+    // Segments 0 and 2 are lost; 1, 3, 4, 5 arrive and are SACKed.
+    t.peer_sends(seg().seq(IRS + 1).ack(s(0)).sack(s(1), s(2)));
+    t.peer_sends(
+        seg()
+            .seq(IRS + 1)
+            .ack(s(0))
+            .sack(s(3), s(4))
+            .sack(s(1), s(2)),
+    );
+    t.expect_nothing();
+    t.peer_sends(
+        seg()
+            .seq(IRS + 1)
+            .ack(s(0))
+            .sack(s(3), s(5))
+            .sack(s(1), s(2)),
+    );
+    t.expect_tx(seg().seq(s(0)).len(1460)); // fast retransmit
+    t.peer_sends(
+        seg()
+            .seq(IRS + 1)
+            .ack(s(0))
+            .sack(s(3), s(6))
+            .sack(s(1), s(2)),
+    );
+    t.expect_tx(seg().seq(s(2)).len(1460)); // the second hole, at once
+    t.peer_sends(seg().seq(IRS + 1).ack(s(6)));
+    assert_eq!(t.conn().snd_una.0, s(6));
 }

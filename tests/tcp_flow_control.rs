@@ -115,3 +115,18 @@ fn window_update_uses_only_newer_segments() {
     t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1).win(1000));
     assert_eq!(t.conn().snd_wnd, 3000);
 }
+
+#[test]
+fn peer_shrinking_its_window_is_survived() {
+    // RFC 9293 §3.8.6.2.1: the sender MUST be robust against a window that shrinks below data
+    // already sent: no crash, no new data beyond it, the data goes once the window reopens.
+    let mut t = Scenario::established();
+    t.app_write(&[7u8; 2920]);
+    assert_eq!(t.drain().len(), 2);
+    // The peer acknowledges nothing and offers only 100 bytes.
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1).win(100));
+    t.expect_nothing();
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2921).win(65535));
+    assert_eq!(t.conn().snd_una.0, ISS + 2921);
+    t.expect_state("ESTABLISHED");
+}

@@ -90,7 +90,7 @@ fn unreachable_does_not_kill_an_established_connection() {
 
 #[test]
 fn ten_thousand_connections_share_one_timer_heap() {
-    // Thousands of connections stay cheap: poll_timeout is the heap's top, timers fire by heap.
+    // RFC 6298 §5 timers for 10 000 connections: thousands of connections stay cheap: poll_timeout is the heap's top, timers fire by heap.
     let mut t = Scenario::new(TcpConfig::default());
     let mut buf = [0u8; 1500];
     for i in 0..10_000u32 {
@@ -113,4 +113,19 @@ fn ten_thousand_connections_share_one_timer_heap() {
         again += 1;
     }
     assert_eq!(again, 10_000, "every SYN retransmitted once");
+}
+
+#[test]
+fn keepalive_can_be_switched_per_connection() {
+    // RFC 9293 §3.8.4: keep-alive, if implemented, is switchable per connection.
+    let mut t = Scenario::established();
+    let h = t.handle();
+    t.tcp
+        .set_keepalive(t.now, h, Some(Duration::from_secs(30)))
+        .unwrap();
+    t.advance_ms(29_999).expect_nothing();
+    t.advance_ms(1).expect_tx(seg().seq(ISS).len(0));
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1));
+    t.tcp.set_keepalive(t.now, h, None).unwrap();
+    t.advance_ms(600_000).expect_nothing();
 }

@@ -10,7 +10,10 @@ use common::netns::{Netns, Tunstack};
 const STACK_ADDR: &str = "198.18.0.2";
 
 fn start(ns: &mut Netns, args: &[&str]) -> Tunstack {
-    let mut argv = vec!["up", "--serve", "udp-echo"];
+    let mut argv = vec!["up"];
+    if !args.contains(&"--serve") {
+        argv.extend_from_slice(&["--serve", "udp-echo"]);
+    }
     argv.extend_from_slice(args);
     let mut ts = ns.spawn_tunstack(&argv);
     assert!(
@@ -127,4 +130,67 @@ fn tun_loss_50_percent_loses_some_not_all() {
     let got = summary(&out, "received").expect("summary");
     // An exchange survives with probability 1/4; with this seed neither none nor all.
     assert!(got > 0 && got < 20, "{got} of 20:\n{out}");
+}
+
+/// `curl` of /bytes/N through `tunstack up ARGS` in a fresh namespace: (size, sha256, pcap rows
+/// that Wireshark flags as retransmissions).
+fn download(purpose: &str, args: &[&str], n: u64) -> Option<(u64, String, usize)> {
+    let mut ns = Netns::new(purpose)?;
+    if !common::netns::have_tool(purpose, "curl") || !common::netns::have_tool(purpose, "tshark") {
+        return None;
+    }
+    let pcap = std::env::temp_dir().join(format!("{}.pcapng", ns.name));
+    let mut argv = vec!["--serve", "http", "--pcap", pcap.to_str()?];
+    argv.extend_from_slice(args);
+    let mut ts = start(&mut ns, &argv);
+    let o = ns.sh(&format!(
+        "curl -sS -m 60 http://{STACK_ADDR}/bytes/{n} | sha256sum; \
+         curl -sS -m 60 -o /dev/null -w '%{{size_download}}' http://{STACK_ADDR}/bytes/{n}"
+    ));
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    ts.signal(libc::SIGINT);
+    assert!(ts.wait_exit(Duration::from_secs(10)).is_some());
+    let mut lines = out.lines();
+    let sha = lines.next()?.split_whitespace().next()?.to_string();
+    let size = lines.next()?.trim().parse().ok()?;
+    let t = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&pcap)
+        .args(["-Y", "tcp.analysis.retransmission"])
+        .output()
+        .expect("tshark");
+    let retrans = String::from_utf8_lossy(&t.stdout).lines().count();
+    let _ = std::fs::remove_file(&pcap);
+    Some((size, sha, retrans))
+}
+
+#[test]
+fn tun_tcp_download_through_a_hostile_link_is_byte_exact() {
+    let n = 1_000_000;
+    let Some((size0, sha0, re0)) = download("link-dlclean", &[], n) else {
+        return;
+    };
+    assert_eq!(size0, n);
+    assert_eq!(re0, 0, "retransmissions on a clean link");
+    let hostile = [
+        "--loss",
+        "2%",
+        "--delay",
+        "5ms",
+        "--reorder",
+        "1%",
+        "--duplicate",
+        "1%",
+        "--corrupt",
+        "0.5%",
+        "--seed",
+        "5",
+    ];
+    let Some((size, sha, re)) = download("link-dlhostile", &hostile, n) else {
+        return;
+    };
+    assert_eq!(size, n);
+    assert_eq!(sha, sha0, "content differs from the clean download");
+    assert!(re > 0, "Wireshark saw no retransmission through 2% loss");
+    eprintln!("hostile link: {re} retransmissions flagged by tshark");
 }

@@ -98,6 +98,11 @@ fi
 if have curl && ip netns exec "$NS" timeout 3 bash -c "exec 3<>/dev/tcp/$STACK/80" 2>/dev/null; then
     bold "HTTP over our TCP"
     run curl -sS -m 5 -i "http://$STACK/"
+    bold "1 MB over our TCP"
+    printf '\n\033[36m$ curl -sS -m 20 -o /dev/null -w ... http://%s/bytes/1000000\033[0m\n' "$STACK"
+    ip netns exec "$NS" curl -sS -m 20 -o /dev/null \
+        -w '%{size_download} bytes in %{time_total} s (%{speed_download} bytes/s)\n' \
+        "http://$STACK/bytes/1000000" 2>&1
 fi
 if have socat && ip netns exec "$NS" timeout 3 bash -c "exec 3<>/dev/tcp/$STACK/7" 2>/dev/null; then
     bold "TCP echo (port 7) with socat"

@@ -87,6 +87,8 @@ struct Inner {
     net: Net,
     h: TcpHandle,
     released: AtomicBool,
+    /// SO_LINGER 0: the last drop resets instead of closing gracefully.
+    linger_zero: AtomicBool,
     read_timeout: Mutex<Option<Duration>>,
     write_timeout: Mutex<Option<Duration>>,
 }
@@ -95,8 +97,12 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if !self.released.swap(true, Ordering::SeqCst) {
             let h = self.h;
-            // Graceful: FIN after the queued data; the stack finishes the close.
-            self.net.post(move |s, now| s.tcp_close(now, h));
+            if self.linger_zero.load(Ordering::SeqCst) {
+                self.net.post(move |s, now| s.tcp_abort(now, h));
+            } else {
+                // Graceful: FIN after the queued data; the stack finishes the close.
+                self.net.post(move |s, now| s.tcp_close(now, h));
+            }
         }
     }
 }
@@ -114,6 +120,7 @@ impl TcpStream {
                 net: net.clone(),
                 h,
                 released: AtomicBool::new(false),
+                linger_zero: AtomicBool::new(false),
                 read_timeout: Mutex::new(None),
                 write_timeout: Mutex::new(None),
             }),
@@ -245,6 +252,14 @@ impl TcpStream {
     pub fn info(&self) -> io::Result<crate::tcp::TcpInfo> {
         let h = self.inner.h;
         self.query(move |s, _| s.tcp_info(h).ok_or(SocketError::InvalidHandle))
+    }
+
+    /// `Some(0)`: dropping the last clone sends RST (SO_LINGER 0). `None` or any other value:
+    /// a graceful close that the stack finishes in the background (drop never blocks).
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        let zero = linger.is_some_and(|d| d.is_zero());
+        self.inner.linger_zero.store(zero, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Reset the connection now (RST, like SO_LINGER 0 then close).

@@ -163,7 +163,7 @@ impl Impair {
             let mut at = depart + self.cfg.delay;
             let j = self.cfg.jitter.total_micros();
             if j > 0 {
-                let off = self.rng.below(2 * j + 1);
+                let off = self.rng.below(j.saturating_mul(2).saturating_add(1));
                 at = if off >= j {
                     at + Duration::from_micros(off - j)
                 } else {

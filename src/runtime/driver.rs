@@ -20,6 +20,8 @@ const READ_BATCH: usize = 256;
 const CMD_BATCH: usize = 1024;
 /// Below this many parked calls, every wake retries them all (a cheap safety net).
 const RETRY_ALL_BELOW: usize = 64;
+/// Buffered capture data reaches the file at most this long after the packet.
+const CAPTURE_FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// Largest IPv4 datagram.
 const MAX_PACKET: usize = 65535;
 
@@ -57,6 +59,8 @@ pub(crate) struct Driver {
     impair_in: Option<Impair>,
     impair_out: Option<Impair>,
     capture: Option<Capture>,
+    /// When buffered capture data must be flushed (set by the first unflushed packet).
+    next_flush: Option<Instant>,
     stats_interval: Option<Duration>,
     next_stats: Option<Instant>,
     clock: Clock,
@@ -93,6 +97,7 @@ impl Driver {
             impair_in: imp.clone().map(|c| Impair::new(c, cfg.impair_seed)),
             impair_out: imp.map(|c| Impair::new(c, cfg.impair_seed ^ 1)),
             capture,
+            next_flush: None,
             next_stats: stats_interval.map(|d| Instant::ZERO + d),
             stats_interval,
             clock: Clock::new(),
@@ -118,7 +123,11 @@ impl Driver {
             stack: self.stack.stats().clone(),
             tcp: self.stack.tcp().stats().clone(),
             connections: self.stack.tcp().connections(),
-            link: self.link_stats.clone(),
+            link: LinkStats {
+                capture_packets: self.capture.as_ref().map_or(0, |c| c.packets()),
+                capture_skipped: self.capture.as_ref().map_or(0, |c| c.skipped()),
+                ..self.link_stats.clone()
+            },
             impair_in: self.impair_in.as_ref().map(|i| i.stats().clone()),
             impair_out: self.impair_out.as_ref().map(|i| i.stats().clone()),
         }
@@ -141,6 +150,7 @@ impl Driver {
             self.pending.expire(&mut self.stack, now);
             self.flush_out(now);
             self.print_stats(now);
+            self.flush_capture(now);
             self.sleep()?;
         }
     }
@@ -199,10 +209,23 @@ impl Driver {
     }
 
     fn record(&mut self, now: Instant, dir: Direction, pkt: &[u8]) {
-        if let Some(c) = self.capture.as_mut()
-            && c.write(self.clock.wall(now), dir, pkt).is_err()
-        {
-            self.link_stats.capture_errors += 1;
+        if let Some(c) = self.capture.as_mut() {
+            if c.write(self.clock.wall(now), dir, pkt).is_err() {
+                self.link_stats.capture_errors += 1;
+            }
+            self.next_flush.get_or_insert(now + CAPTURE_FLUSH_EVERY);
+        }
+    }
+
+    /// Push buffered capture data to the file (so `tail -f`/Wireshark see it while we run).
+    fn flush_capture(&mut self, now: Instant) {
+        if self.next_flush.is_some_and(|t| t <= now) {
+            self.next_flush = None;
+            if let Some(c) = self.capture.as_mut()
+                && c.flush().is_err()
+            {
+                self.link_stats.capture_errors += 1;
+            }
         }
     }
 
@@ -281,6 +304,7 @@ impl Driver {
             self.impair_out.as_ref().and_then(|i| i.poll_timeout()),
             self.pending.next_deadline(),
             self.next_stats,
+            self.next_flush,
         ]
         .into_iter()
         .flatten()

@@ -51,6 +51,9 @@ pub struct LinkStats {
     /// Writes that failed (e.g. the device queue was full); the packet is dropped.
     pub write_errors: u64,
     pub capture_errors: u64,
+    /// Packets recorded, and packets not recorded because `--pcap-max-bytes` was reached.
+    pub capture_packets: u64,
+    pub capture_skipped: u64,
 }
 
 /// What the driver saw, returned when it stops.
@@ -83,6 +86,34 @@ pub fn format_connection(c: &TcpInfo) -> String {
     )
 }
 
+/// `Stats { a: 3, b: 0, c: 1 }` (a counters struct's Debug) → `a=3 c=1 (other counters 0)`:
+/// every counter the stack gains shows up without touching this code.
+pub fn nonzero_counters(debug: &str) -> String {
+    let inner = debug
+        .split_once('{')
+        .map_or(debug, |(_, rest)| rest.trim_end().trim_end_matches('}'));
+    let mut shown = Vec::new();
+    let mut zeros = 0;
+    for field in inner.split(", ") {
+        let Some((name, value)) = field.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if value == "0" {
+            zeros += 1;
+        } else {
+            shown.push(format!("{}={value}", name.trim()));
+        }
+    }
+    if shown.is_empty() {
+        return "all counters 0".to_string();
+    }
+    if zeros > 0 {
+        shown.push(format!("(other {zeros} counters 0)"));
+    }
+    shown.join(" ")
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "connections: {}", self.connections.len())?;
@@ -100,13 +131,27 @@ impl fmt::Display for Report {
             l.write_errors,
             l.capture_errors
         )?;
-        writeln!(f, "stack: {:?}", self.stack)?;
-        writeln!(f, "tcp: {:?}", self.tcp)?;
+        if l.capture_packets + l.capture_skipped > 0 {
+            writeln!(
+                f,
+                "capture: {} packets recorded, {} skipped (size limit)",
+                l.capture_packets, l.capture_skipped
+            )?;
+        }
+        writeln!(
+            f,
+            "stack: {}",
+            nonzero_counters(&format!("{:?}", self.stack))
+        )?;
+        writeln!(f, "tcp: {}", nonzero_counters(&format!("{:?}", self.tcp)))?;
+        // The summaries above show what happened; these keep every counter for scripts.
+        writeln!(f, "stack counters: {:?}", self.stack)?;
+        writeln!(f, "tcp counters: {:?}", self.tcp)?;
         if let Some(s) = &self.impair_in {
-            writeln!(f, "emulator in: {s:?}")?;
+            writeln!(f, "emulator in: {}", nonzero_counters(&format!("{s:?}")))?;
         }
         if let Some(s) = &self.impair_out {
-            writeln!(f, "emulator out: {s:?}")?;
+            writeln!(f, "emulator out: {}", nonzero_counters(&format!("{s:?}")))?;
         }
         Ok(())
     }
@@ -166,5 +211,25 @@ impl Drop for Runtime {
             self.net.request_shutdown();
             let _ = self.join_inner();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_print_only_what_happened() {
+        let s = Stats {
+            packets_in: 5,
+            ..Stats::default()
+        };
+        let line = nonzero_counters(&format!("{s:?}"));
+        assert!(line.starts_with("packets_in=5"), "{line}");
+        assert!(!line.contains("packets_out"), "{line}");
+        assert_eq!(
+            nonzero_counters(&format!("{:?}", Stats::default())),
+            "all counters 0"
+        );
     }
 }

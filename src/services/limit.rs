@@ -4,6 +4,9 @@ use std::io;
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::{MAX_CONNECTIONS, Service};
+
+/// Connection threads need little stack (their buffers are on the heap).
+const CONN_STACK: usize = 256 * 1024;
 use crate::api::{TcpListener, TcpStream};
 
 struct Slots {
@@ -51,6 +54,7 @@ pub(super) fn accept_loop(
         let slots2 = slots.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("{svc}-{peer}"))
+            .stack_size(CONN_STACK)
             .spawn(move || {
                 if let Err(e) = handler(stream) {
                     log::debug!("{svc}: {peer}: {e}");

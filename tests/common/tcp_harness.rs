@@ -106,6 +106,13 @@ impl Seg {
         self.check_options = true;
         self
     }
+    /// Add a SACK block [l, r) (RFC 2018).
+    pub fn sack(mut self, l: u32, r: u32) -> Self {
+        if let Some(slot) = self.options.sack_blocks.iter_mut().find(|b| b.is_none()) {
+            *slot = Some((SeqNum(l), SeqNum(r)));
+        }
+        self
+    }
     pub fn ports(mut self, src: u16, dst: u16) -> Self {
         self.ports = Some((src, dst));
         self

@@ -34,6 +34,8 @@ pub trait CongestionControl: core::fmt::Debug + Send {
     fn on_rto(&mut self, now: Instant, flight_size: u32);
     /// The sender MSS became known (after option negotiation).
     fn set_smss(&mut self, smss: u32);
+    /// Sending resumes after an idle period longer than RTO (RFC 5681 §4.1).
+    fn on_idle_restart(&mut self, _now: Instant) {}
 }
 
 /// RFC 6928 §2: IW = min(10·MSS, max(2·MSS, 14600)).

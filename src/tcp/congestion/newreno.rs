@@ -130,6 +130,11 @@ impl CongestionControl for NewReno {
         self.recover = None;
     }
 
+    fn on_idle_restart(&mut self, _now: Instant) {
+        // RFC 5681 §4.1: cwnd = RW = min(IW, cwnd) after an idle period of more than one RTO.
+        self.cwnd = self.cwnd.min(initial_window(self.smss));
+    }
+
     fn set_smss(&mut self, smss: u32) {
         self.smss = smss.max(1);
         self.cwnd = initial_window(self.smss);
@@ -197,6 +202,17 @@ mod tests {
         reno.on_fast_retransmit(t(), 10_000, SeqNum(20_000));
         assert!(!reno.on_ack(t(), SeqNum(12_000), 2000, 10_000));
         assert!(!reno.in_recovery());
+    }
+
+    #[test]
+    fn idle_restart_caps_cwnd_at_the_initial_window() {
+        let mut cc = NewReno::new(MSS, true);
+        for _ in 0..20 {
+            cc.on_ack(t(), SeqNum(0), 2 * MSS, 10 * MSS);
+        }
+        assert!(cc.window() > initial_window(MSS));
+        cc.on_idle_restart(t());
+        assert_eq!(cc.window(), initial_window(MSS));
     }
 
     #[test]

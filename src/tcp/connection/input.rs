@@ -15,6 +15,8 @@ use crate::time::{Duration, Instant};
 
 /// RFC 7323 §5.5: TS.Recent is invalid after 24 days idle.
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
+/// Timestamp ticks (ms) a segment may lag TS.Recent before PAWS drops it (Linux: 1).
+const PAWS_SLACK: i32 = 1;
 
 impl Connection {
     /// A segment for this connection (checksum already verified).
@@ -44,11 +46,14 @@ impl Connection {
         let mut fin = seg.has(FIN);
         let seg_len = payload.len() as u32 + u32::from(syn) + u32::from(fin);
 
-        // RFC 7323 §5.3 R1: PAWS. A timestamp older than TS.Recent marks an old duplicate.
+        // RFC 7323 §5.3 R1: PAWS. A timestamp older than TS.Recent marks an old duplicate. Like
+        // Linux we allow one tick of slack and let pure ACKs through (a reordered ACK is not an
+        // old duplicate; the ACK checks below still validate it).
         if self.ts_ok
             && !seg.has(RST)
+            && seg_len > 0
             && let Some((tsval, _)) = seg.options.timestamps
-            && (tsval.wrapping_sub(self.ts_recent) as i32) < 0
+            && (tsval.wrapping_sub(self.ts_recent) as i32) < -PAWS_SLACK
             && now - self.last_rcv_time() < PAWS_IDLE
         {
             stats.drop_paws += 1;
@@ -148,6 +153,12 @@ impl Connection {
             self.challenge_ack(now, stats);
             return;
         }
+        if self.sack_ok {
+            // RFC 2018 §5: remember what the receiver holds above SND.UNA.
+            for (l, r) in seg.options.sack_blocks.iter().flatten() {
+                self.scoreboard.add(*l, *r, self.snd_una, self.snd_max);
+            }
+        }
         let old_wnd = self.snd_wnd;
         if seg.ack.gt(self.snd_una) {
             self.on_new_ack(now, seg, stats);
@@ -234,11 +245,13 @@ impl Connection {
         self.send_buf.ack(data_acked as usize);
         self.buf_seq = self.buf_seq.wrapping_add(data_acked);
         self.snd_una = ack;
+        self.scoreboard.advance(ack);
         if self.snd_nxt.lt(ack) {
             self.snd_nxt = ack;
         }
         self.retries = 0;
         self.persist_backoffs = 0;
+        self.timers.stop(Timer::User); // progress: restart it (update_timers re-arms)
         self.notify = true;
         // RTT: timestamps (RFC 7323 §4.1) or the one timed segment (RFC 6298 §3, Karn).
         let mut sampled = false;
@@ -247,7 +260,12 @@ impl Connection {
             && ecr != 0
         {
             let ms = self.ts_now(now).wrapping_sub(ecr);
-            if ms < 3_600_000 {
+            // Karn for timestamps: an echo older than our latest retransmission may belong to
+            // the original transmission whose ACK was lost (RFC 7323 §4.2 notes the inflation).
+            let after_rtx = self
+                .rtx_ts
+                .is_none_or(|r| (ecr.wrapping_sub(r) as i32) >= 0);
+            if ms < 3_600_000 && after_rtx {
                 self.rtt.sample(Duration::from_millis(u64::from(ms)));
                 sampled = true;
             }
@@ -261,9 +279,16 @@ impl Connection {
             self.rtt_probe = None;
         }
         if self.cc.on_ack(now, ack, data_acked, flight) {
-            // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole at once.
-            self.retransmit_first = true;
-            stats.retransmits_fast += 1;
+            // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole at once (unless
+            // SACK-based recovery already resent it: then the next hole it knows of).
+            if self.high_rxt.le(self.snd_una) {
+                self.retransmit_first = true;
+                stats.retransmits_fast += 1;
+            } else {
+                self.sack_retransmit(stats);
+            }
+        } else if !self.cc.in_recovery() {
+            self.high_rxt = self.snd_una;
         }
         self.dupacks = 0;
         // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, otherwise restart it.
@@ -284,8 +309,26 @@ impl Connection {
                 self.rtt_probe = None;
                 stats.retransmits_fast += 1;
             }
-        } else if self.dupacks > 3 {
+        } else if self.dupacks > 3 && !self.sack_retransmit(stats) {
+            // No SACKed hole to fill with this ACK: inflate instead (RFC 5681 §3.2 step 4).
             self.cc.on_dup_ack(now);
+        }
+    }
+
+    /// SACK-based recovery (RFC 6675 §5, simplified): resend the next hole the scoreboard shows
+    /// above what this recovery already resent. One segment per arriving ACK.
+    fn sack_retransmit(&mut self, stats: &mut TcpStats) -> bool {
+        if !self.sack_ok || self.retransmit_hole.is_some() || !self.cc.in_recovery() {
+            return false;
+        }
+        let from = self.snd_una.max(self.high_rxt);
+        match self.scoreboard.next_hole(from) {
+            Some(hole) => {
+                self.retransmit_hole = Some(hole);
+                stats.retransmits_fast += 1;
+                true
+            }
+            None => false,
         }
     }
 

@@ -18,6 +18,7 @@ use std::net::SocketAddrV4;
 use super::congestion::{self, CongestionControl};
 use super::reassembly::Reassembly;
 use super::rtt::RttEstimator;
+use super::sack::Scoreboard;
 use super::send_buffer::SendBuffer;
 use super::seq::SeqNum;
 use super::state::State;
@@ -101,15 +102,25 @@ pub struct Connection {
     rtt: RttEstimator,
     /// Karn (RFC 6298 §3): end seq and send time of the one segment being timed.
     rtt_probe: Option<(SeqNum, Instant)>,
+    /// Our timestamp clock at the latest retransmission (Karn's rule for RFC 7323 RTTM).
+    rtx_ts: Option<u32>,
     retries: u32,
     cc: Box<dyn CongestionControl>,
     dupacks: u32,
+    /// What the peer reported holding above SND.UNA (RFC 2018).
+    scoreboard: Scoreboard,
+    /// `HighRxt` (RFC 6675): end of the highest range retransmitted in this recovery.
+    high_rxt: SeqNum,
+    /// A hole to resend now (SACK-based recovery): start and length.
+    retransmit_hole: Option<(SeqNum, u32)>,
 
     timers: TimerTable,
     persist_backoffs: u32,
     keepalive_sent: u32,
     /// When the peer last sent an acceptable segment (keep-alive, PAWS idle rule).
     last_rcv: Instant,
+    /// When we last sent new data (RFC 5681 §4.1 idle restart).
+    last_send: Instant,
     challenge_window: (Instant, u32),
 
     // What output owes the peer.
@@ -202,13 +213,18 @@ impl Connection {
             ws_ok: false,
             rtt: RttEstimator::new(cfg.initial_rto, cfg.min_rto, cfg.max_rto),
             rtt_probe: None,
+            rtx_ts: None,
             retries: 0,
             cc: congestion::new(&cfg.cc, smss),
             dupacks: 0,
+            scoreboard: Scoreboard::default(),
+            high_rxt: iss,
+            retransmit_hole: None,
             timers: TimerTable::default(),
             persist_backoffs: 0,
             keepalive_sent: 0,
             last_rcv: Instant::ZERO,
+            last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
             ack_now: false,
             unacked_bytes: 0,
@@ -360,9 +376,11 @@ impl Connection {
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, SocketError> {
         if !self.rcv_buf.is_empty() && !buf.is_empty() {
             let n = buf.len().min(self.rcv_buf.len());
-            for (d, s) in buf.iter_mut().zip(self.rcv_buf.drain(..n)) {
-                *d = s;
-            }
+            let (a, b) = self.rcv_buf.as_slices();
+            let k = n.min(a.len());
+            buf[..k].copy_from_slice(&a[..k]);
+            buf[k..n].copy_from_slice(&b[..n - k]);
+            self.rcv_buf.drain(..n);
             self.maybe_window_update();
             return Ok(n);
         }
@@ -453,6 +471,22 @@ impl Connection {
         }
         self.error.get_or_insert(SocketError::ConnectionAborted);
         self.set_state(State::Closed, why);
+    }
+
+    /// User timeout for this connection (RFC 5482); `None` = off.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.cfg.user_timeout = timeout;
+        if timeout.is_none() {
+            self.timers.stop(Timer::User);
+        }
+    }
+
+    /// Keep-alive for this connection (RFC 9293 §3.8.4: switchable per connection); `None` = off.
+    pub fn set_keepalive(&mut self, now: Instant, idle: Option<Duration>) {
+        self.cfg.keepalive = idle;
+        self.keepalive_sent = 0;
+        self.timers.stop(Timer::Keepalive);
+        self.arm_keepalive(now);
     }
 
     pub fn set_nodelay(&mut self, on: bool) {

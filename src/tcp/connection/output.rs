@@ -154,6 +154,18 @@ impl Connection {
                 && self.snd_max.gt(fin_seq);
             return self.emit_data(now, buf, self.snd_una, len, fin, options, stats);
         }
+        if let Some((start, hole)) = self.retransmit_hole.take()
+            && start.ge(self.snd_una)
+            && start.lt(self.snd_max)
+        {
+            // SACK-based recovery: one segment of the hole (RFC 6675 §5 NextSeg rule 1).
+            let len = hole.min(max_payload).min(data_end.since(start));
+            let fin =
+                self.fin_queued && start.wrapping_add(len) == fin_seq && self.snd_max.gt(fin_seq);
+            if len > 0 || fin {
+                return self.emit_data(now, buf, start, len, fin, options, stats);
+            }
+        }
         if std::mem::take(&mut self.probe_now) {
             stats.window_probes += 1;
             if self.snd_wnd == 0 {
@@ -228,13 +240,21 @@ impl Connection {
         }
         let end = seq.wrapping_add(len + u32::from(fin));
         if seq.lt(self.snd_max) {
+            self.high_rxt = self.high_rxt.max(end);
+            self.rtx_ts = Some(self.ts_now(now));
             self.retransmits += 1;
             stats.retransmits += 1;
             if self.rtt_probe.is_some_and(|(e, _)| seq.lt(e)) {
                 self.rtt_probe = None; // Karn: the timed segment was resent
             }
-        } else if self.rtt_probe.is_none() && len > 0 {
-            self.rtt_probe = Some((end, now));
+        } else if len > 0 {
+            if self.snd_una == self.snd_max && now - self.last_send > self.rtt.rto() {
+                self.cc.on_idle_restart(now); // RFC 5681 §4.1
+            }
+            self.last_send = now;
+            if self.rtt_probe.is_none() {
+                self.rtt_probe = Some((end, now));
+            }
         }
         if end.gt(self.snd_max) {
             self.bytes_sent += u64::from(end.since(self.snd_max).min(len));
