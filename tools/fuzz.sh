@@ -11,7 +11,7 @@ secs=${1:-300}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(wire http_request tcp_reassembly stack tcp_established ip_fragments)
+    targets=(wire http_request dns_message dns_zone tcp_reassembly stack tcp_established ip_fragments)
 fi
 if ! command -v cargo-fuzz >/dev/null; then
     echo "fuzz: installing cargo-fuzz (cargo install cargo-fuzz --locked)"

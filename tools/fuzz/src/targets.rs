@@ -5,6 +5,8 @@
 
 use std::net::Ipv4Addr;
 
+use tunstack::services::dns::message::Message;
+use tunstack::services::dns::{self, CLASSIC_UDP, MAX_UDP, Transport, Zone};
 use tunstack::services::parse_request_head;
 use tunstack::tcp::segment::{Header, Segment};
 use tunstack::wire::icmpv4::{self, Icmpv4Packet};
@@ -16,9 +18,11 @@ use crate::harness::{Harness, Mode};
 use crate::model::{ReassemblyModel, decode_ops};
 
 /// Target names, as in `Cargo.toml` and the corpus directories.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 8] = [
     "wire",
     "http_request",
+    "dns_message",
+    "dns_zone",
     "tcp_reassembly",
     "stack",
     "tcp_established",
@@ -30,6 +34,8 @@ pub fn run(name: &str, data: &[u8]) {
     match name {
         "wire" => wire(data),
         "http_request" => http_request(data),
+        "dns_message" => dns_message(data),
+        "dns_zone" => dns_zone(data),
         "tcp_reassembly" => tcp_reassembly(data),
         "stack" => Harness::run(data, Mode::All),
         "tcp_established" => tcp_established(data),
@@ -115,5 +121,44 @@ pub fn http_request(data: &[u8]) {
         // Parsing only the head it consumed gives the same request.
         let again = parse_request_head(&data[..used]);
         assert!(matches!(again, Ok(Some((_, n))) if n == used), "{again:?}");
+    }
+}
+
+/// The DNS message parser and the server's answer (`services/dns`): a parsed message encodes
+/// and parses back to itself; an answer is a valid message within the UDP size limit.
+pub fn dns_message(data: &[u8]) {
+    if let Ok(m) = Message::parse(data) {
+        let bytes = m.to_bytes();
+        let again = Message::parse(&bytes);
+        assert_eq!(again.as_ref().ok(), Some(&m), "re-encoded message differs");
+    }
+    let zone = dns::zone();
+    for t in [Transport::Udp, Transport::Tcp] {
+        let (resp, _) = dns::respond(&zone, data, t);
+        if let Some(r) = resp {
+            assert!(Message::parse(&r).is_ok(), "our own answer does not parse");
+            if t == Transport::Udp {
+                assert!(
+                    r.len() <= MAX_UDP.max(CLASSIC_UDP),
+                    "UDP answer of {} bytes",
+                    r.len()
+                );
+            }
+        }
+    }
+}
+
+/// The zone-file parser (`--dns-zone FILE`): never panics, and a parsed zone answers queries.
+pub fn dns_zone(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(zone) = Zone::parse(text) {
+        // A query for the apex SOA, and one for a name from the text.
+        let q = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        let (r, _) = dns::respond(&zone, &q, Transport::Udp);
+        assert!(r.is_some_and(|r| Message::parse(&r).is_ok()));
     }
 }
