@@ -45,15 +45,16 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// A counter from tunstack's exit report: `name: N` on the line starting with `section`.
+/// A counter from tunstack's exit report, on the line starting with `section`: `name=N`
+/// (zero counters are left out: 0), or `name: N` (a struct's Debug).
 fn counter(report: &str, section: &str, name: &str) -> u64 {
     let line = report
         .lines()
         .find(|l| l.starts_with(section))
         .unwrap_or("");
-    let pat = format!(" {name}: ");
-    line.find(&pat)
-        .map(|i| &line[i + pat.len()..])
+    [format!(" {name}="), format!(" {name}: ")]
+        .iter()
+        .find_map(|pat| line.find(pat.as_str()).map(|i| &line[i + pat.len()..]))
         .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|d| d.parse().ok())
         .unwrap_or(0)
