@@ -35,7 +35,7 @@ fuzz:
 	@tools/fuzz.sh $(FUZZ_SECS)
 
 fuzz-short:
-	@tools/fuzz.sh $(FUZZ_SHORT_SECS)
+	@FUZZ_JOBS=2 tools/fuzz.sh $(FUZZ_SHORT_SECS)
 
 # Mixed traffic through a TUN in a namespace with 1 % loss for SOAK_SECS (memory, fds, sha256).
 SOAK_SECS ?= 600
