@@ -135,3 +135,29 @@ fn attack_connection_limit_refuses_new_syns_cleanly() {
     assert!(refused >= (25 - LIMIT) as u64, "connection_limit {refused}");
     drop(rt);
 }
+
+/// The TUN device deleted under a running `tunstack up` (issue: "device removed ends the
+/// runtime with a clear error, not a spin"): it exits non-zero within seconds and says why.
+#[test]
+fn attack_tun_device_removed_ends_the_runtime_cleanly() {
+    let Some(mut ns) = Netns::new("atk-devdel") else {
+        return;
+    };
+    let mut ts = ns.spawn_tunstack(&["up", "--seed", "1", "--serve", "none"]);
+    assert!(
+        ts.wait_ready(std::time::Duration::from_secs(20)),
+        "{}",
+        ts.stderr()
+    );
+    let out = ns.exec(&["ip", "link", "del", "tunstack0"]);
+    assert!(out.status.success(), "ip link del: {out:?}");
+    let st = ts.wait_exit(std::time::Duration::from_secs(10));
+    let err = ts.stderr();
+    let st =
+        st.unwrap_or_else(|| panic!("still running 10 s after the device was deleted:\n{err}"));
+    assert!(
+        !st.success(),
+        "exit status {st} after losing the device:\n{err}"
+    );
+    assert!(err.contains("link went away"), "no clear reason:\n{err}");
+}
