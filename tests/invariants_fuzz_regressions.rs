@@ -8,6 +8,8 @@
 mod harness;
 #[path = "../tools/fuzz/src/model.rs"]
 mod model;
+#[path = "../tools/fuzz/src/packets.rs"]
+mod packets;
 #[path = "../tools/fuzz/src/targets.rs"]
 mod targets;
 

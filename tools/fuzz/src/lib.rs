@@ -2,4 +2,5 @@
 //! target bodies (also replayed by `tests/invariants_fuzz_regressions.rs` on stable).
 pub mod harness;
 pub mod model;
+pub mod packets;
 pub mod targets;
