@@ -6,7 +6,8 @@
 //! - SYN flood (hping3 `--flood -S --rand-source`, bounded by `timeout`) while a legitimate
 //!   client opens 1,000 connections to the echo service: the success rate is printed. Without
 //!   SYN cookies (RFC 4987) the backlog fills with half-open connections, so this test is
-//!   ignored until they exist; `cargo test --release --test attack_floods -- --ignored` runs it.
+//!   ignored until they exist; `cargo test --release --test attack_floods -- --ignored` runs it
+//!   (it also measures how long after the flood the listener takes a connection again).
 
 #[path = "common/netns.rs"]
 mod netns;
@@ -37,6 +38,20 @@ for i in range(n):
     except OSError:
         time.sleep(0.001)
 print("sent", sent, "secs", round(time.time() - t0, 2))
+"#;
+
+/// Python: try a connection (2 s timeout) every second; print how long until one succeeds.
+const PY_FIRST_SUCCESS: &str = r#"
+import socket, sys, time
+t0 = time.time()
+while time.time() - t0 < 140:
+    try:
+        socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2).close()
+        print("first connection after %.0f s" % (time.time() - t0))
+        sys.exit(0)
+    except OSError:
+        time.sleep(1)
+print("no connection within 140 s")
 "#;
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -149,6 +164,18 @@ fn attack_syn_flood_legitimate_clients_still_connect() {
         &[tcp_tun::STACK_ADDR, "7", "1000", "60"],
     );
     drop(flood);
+    // How long after the flood a new connection gets through (the half-open entries from the
+    // flood have to time out first).
+    let probe = ns.exec(&[
+        "timeout",
+        "150",
+        "python3",
+        "-c",
+        PY_FIRST_SUCCESS,
+        "198.18.0.2",
+        "7",
+    ]);
+    let recovered = String::from_utf8_lossy(&probe.stdout).trim().to_string();
     let report = stop(&mut ts);
     let out = tcp_tun::text(&o);
     let ok: u32 = out
@@ -159,7 +186,7 @@ fn attack_syn_flood_legitimate_clients_still_connect() {
         .unwrap_or(0);
     eprintln!(
         "attack_syn: {ok}/1000 legitimate connections succeeded during the flood; \
-         listen_overflows {}, segments_in {}",
+         listen_overflows {}, segments_in {}; after the clients gave up: {recovered}",
         counter(&report, "tcp:", "listen_overflows"),
         counter(&report, "tcp:", "segments_in")
     );
