@@ -67,9 +67,18 @@ pub struct TunArgs {
     /// TCP maximum segment lifetime (TIME-WAIT lasts 2×MSL), e.g. 2s, 500ms.
     #[arg(long, value_name = "DURATION", value_parser = units::duration)]
     pub msl: Option<Duration>,
-    /// TCP congestion control.
+    /// TCP congestion control (default cubic, RFC 9438).
     #[arg(long, value_name = "ALGO", value_parser = ["newreno", "reno", "cubic", "none"])]
     pub cc: Option<String>,
+    /// Negotiate TCP SACK (RFC 2018; default on).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub sack: Option<String>,
+    /// TCP loss detection: RACK-TLP (RFC 8985, default) or three duplicate ACKs.
+    #[arg(long, value_name = "MODE", value_parser = ["rack", "dupack"])]
+    pub recovery: Option<String>,
+    /// Negotiate ECN (RFC 3168; default off).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub ecn: Option<String>,
 }
 
 /// The link emulator, applied to each direction of the TUN path independently.

@@ -128,6 +128,19 @@ fn bring_up(
     if let Some(cc) = &t.cc {
         stack.tcp.cc = cc.clone();
     }
+    if let Some(v) = &t.sack {
+        stack.tcp.sack = v == "on";
+    }
+    if let Some(r) = t
+        .recovery
+        .as_deref()
+        .and_then(tunstack::tcp::Recovery::parse)
+    {
+        stack.tcp.recovery = r;
+    }
+    if let Some(v) = &t.ecn {
+        stack.tcp.ecn = v == "on";
+    }
     let dev = TunDevice::open(&TunOptions {
         name: t.tun.clone(),
         host_addr: t.host_addr,

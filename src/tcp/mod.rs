@@ -23,7 +23,7 @@ pub mod state;
 pub mod timer;
 mod user;
 
-pub use config::{TcpConfig, TcpInfo, TcpStats};
+pub use config::{Recovery, TcpConfig, TcpInfo, TcpStats};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};

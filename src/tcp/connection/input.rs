@@ -254,7 +254,7 @@ impl Connection {
         self.timers.stop(Timer::User); // progress: restart it (update_timers re-arms)
         self.notify = true;
         // RTT: timestamps (RFC 7323 §4.1) or the one timed segment (RFC 6298 §3, Karn).
-        let mut sampled = false;
+        let mut sampled = None;
         if self.ts_ok
             && let Some((_, ecr)) = seg.options.timestamps
             && ecr != 0
@@ -266,18 +266,21 @@ impl Connection {
                 .rtx_ts
                 .is_none_or(|r| (ecr.wrapping_sub(r) as i32) >= 0);
             if ms < 3_600_000 && after_rtx {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
-                sampled = true;
+                let r = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(r);
+                sampled = Some(r);
             }
         }
         if let Some((end, sent)) = self.rtt_probe
             && ack.ge(end)
         {
-            if !sampled {
+            if sampled.is_none() {
                 self.rtt.sample(now - sent);
+                sampled = Some(now - sent);
             }
             self.rtt_probe = None;
         }
+        self.cc.on_ack_sample(now, self.snd_max, sampled);
         if self.cc.on_ack(now, ack, data_acked, flight) {
             // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole at once (unless
             // SACK-based recovery already resent it: then the next hole it knows of).

@@ -215,7 +215,7 @@ impl Connection {
             rtt_probe: None,
             rtx_ts: None,
             retries: 0,
-            cc: congestion::new(&cfg.cc, smss),
+            cc: congestion::with_options(&cfg.cc, smss, cfg.hystart),
             dupacks: 0,
             scoreboard: Scoreboard::default(),
             high_rxt: iss,
