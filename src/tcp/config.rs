@@ -172,6 +172,16 @@ pub struct TcpStats {
     pub timeouts: u64,
     pub window_probes: u64,
     pub keepalive_probes: u64,
+    /// SACK-based recoveries entered (RFC 6675 §5, RFC 8985 §6).
+    pub fast_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 §7) and RACK reordering timer expiries (§6.3).
+    pub tlp_probes: u64,
+    pub rack_reorder_timeouts: u64,
+    /// D-SACK blocks received (RFC 2883) and receivers caught reneging (RFC 2018 §8).
+    pub dsacks_received: u64,
+    pub sack_reneged: u64,
+    /// Reductions undone because the retransmission was spurious (RFC 3522).
+    pub spurious_undos: u64,
     /// ICMP errors matched to a connection / ignored.
     pub icmp_errors: u64,
     pub icmp_ignored: u64,

@@ -153,14 +153,12 @@ impl Connection {
             self.challenge_ack(now, stats);
             return;
         }
-        if self.sack_ok {
-            // RFC 2018 §5: remember what the receiver holds above SND.UNA.
-            for (l, r) in seg.options.sack_blocks.iter().flatten() {
-                self.scoreboard.add(*l, *r, self.snd_una, self.snd_max);
-            }
-        }
+        // RFC 2018 §5: what the receiver holds above SND.UNA (recovery.rs).
+        let sack_info = self.lr_read_sack(now, seg);
         let old_wnd = self.snd_wnd;
-        if seg.ack.gt(self.snd_una) {
+        let new_ack = seg.ack.gt(self.snd_una);
+        let mut dup = false;
+        if new_ack {
             self.on_new_ack(now, seg, stats);
         } else if seg.ack == self.snd_una
             && payload.is_empty()
@@ -169,7 +167,11 @@ impl Connection {
             && self.snd_max != self.snd_una
             && self.snd_wnd != 0
         {
+            dup = true;
             self.on_dup_ack(now, stats); // RFC 5681 §2 definition of a duplicate ACK
+        }
+        if new_ack || dup || sack_info.has_news() {
+            self.lr_after_ack(now, sack_info, new_ack, stats);
         }
         // Window update (§3.10.7.4): only from a segment newer than the last one used.
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(seg.ack)) {
@@ -245,7 +247,7 @@ impl Connection {
         self.send_buf.ack(data_acked as usize);
         self.buf_seq = self.buf_seq.wrapping_add(data_acked);
         self.snd_una = ack;
-        self.scoreboard.advance(ack);
+        self.lr_check_spurious(seg, stats);
         if self.snd_nxt.lt(ack) {
             self.snd_nxt = ack;
         }
@@ -281,14 +283,15 @@ impl Connection {
             self.rtt_probe = None;
         }
         self.cc.on_ack_sample(now, self.snd_max, sampled);
-        if self.cc.on_ack(now, ack, data_acked, flight) {
+        if let Some(r) = sampled {
+            self.rack.note_rtt(r);
+        }
+        if self.cc.on_ack(now, ack, data_acked, flight) && !self.sack_ok {
             // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole at once (unless
             // SACK-based recovery already resent it: then the next hole it knows of).
             if self.high_rxt.le(self.snd_una) {
                 self.retransmit_first = true;
                 stats.retransmits_fast += 1;
-            } else {
-                self.sack_retransmit(stats);
             }
         } else if !self.cc.in_recovery() {
             self.high_rxt = self.snd_una;
@@ -305,33 +308,19 @@ impl Connection {
     /// RFC 5681 §3.2: the third duplicate ACK triggers fast retransmit; later ones inflate.
     fn on_dup_ack(&mut self, now: Instant, stats: &mut TcpStats) {
         self.dupacks += 1;
+        if self.sack_ok {
+            return; // SACK-based recovery decides (recovery.rs)
+        }
         let flight = self.snd_max.since(self.snd_una);
         if self.dupacks == 3 {
             if self.cc.on_fast_retransmit(now, flight, self.snd_max) {
                 self.retransmit_first = true;
                 self.rtt_probe = None;
                 stats.retransmits_fast += 1;
+                self.lr_note_reduction(now, false);
             }
-        } else if self.dupacks > 3 && !self.sack_retransmit(stats) {
-            // No SACKed hole to fill with this ACK: inflate instead (RFC 5681 §3.2 step 4).
-            self.cc.on_dup_ack(now);
-        }
-    }
-
-    /// SACK-based recovery (RFC 6675 §5, simplified): resend the next hole the scoreboard shows
-    /// above what this recovery already resent. One segment per arriving ACK.
-    fn sack_retransmit(&mut self, stats: &mut TcpStats) -> bool {
-        if !self.sack_ok || self.retransmit_hole.is_some() || !self.cc.in_recovery() {
-            return false;
-        }
-        let from = self.snd_una.max(self.high_rxt);
-        match self.scoreboard.next_hole(from) {
-            Some(hole) => {
-                self.retransmit_hole = Some(hole);
-                stats.retransmits_fast += 1;
-                true
-            }
-            None => false,
+        } else if self.dupacks > 3 {
+            self.cc.on_dup_ack(now); // RFC 5681 §3.2 step 4: inflate
         }
     }
 

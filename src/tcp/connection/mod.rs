@@ -10,12 +10,15 @@
 mod input;
 mod open;
 mod output;
+mod recovery;
 mod timers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
 use super::congestion::{self, CongestionControl};
+use super::prr::Prr;
+use super::rack::Rack;
 use super::reassembly::Reassembly;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
@@ -107,12 +110,27 @@ pub struct Connection {
     retries: u32,
     cc: Box<dyn CongestionControl>,
     dupacks: u32,
-    /// What the peer reported holding above SND.UNA (RFC 2018).
-    scoreboard: Scoreboard,
-    /// `HighRxt` (RFC 6675): end of the highest range retransmitted in this recovery.
+    /// End of the highest range retransmitted (NewReno partial ACKs without SACK).
     high_rxt: SeqNum,
-    /// A hole to resend now (SACK-based recovery): start and length.
-    retransmit_hole: Option<(SeqNum, u32)>,
+    /// Loss recovery with SACK (`recovery.rs`): every segment in flight (RFC 6675).
+    sb: Scoreboard,
+    rack: Rack,
+    prr: Option<Prr>,
+    /// `RecoveryPoint` (RFC 6675 §5) while in SACK-based recovery.
+    rec_end: Option<SeqNum>,
+    /// The send allowance during recovery (pipe + PRR sndcnt, or ssthresh).
+    rec_cwnd: u32,
+    /// SND.MAX at the last RTO, until acknowledged (no new recovery episode before).
+    rto_recover: Option<SeqNum>,
+    /// RACK's reordering timer, if a segment waits for its window to pass.
+    rack_timeout: Option<Duration>,
+    /// What the retransmission timer means right now (RTO, PTO, RACK reorder).
+    rtx_kind: recovery::RtxKind,
+    /// A tail loss probe is owed (RFC 8985 §7.3), and the end of the one outstanding.
+    tlp_now: bool,
+    tlp_end: Option<SeqNum>,
+    /// Our TSval at the last reduction and whether it was an RTO (Eifel, RFC 3522).
+    eifel: Option<(u32, bool)>,
 
     timers: TimerTable,
     persist_backoffs: u32,
@@ -217,9 +235,18 @@ impl Connection {
             retries: 0,
             cc: congestion::with_options(&cfg.cc, smss, cfg.hystart),
             dupacks: 0,
-            scoreboard: Scoreboard::default(),
             high_rxt: iss,
-            retransmit_hole: None,
+            sb: Scoreboard::default(),
+            rack: Rack::default(),
+            prr: None,
+            rec_end: None,
+            rec_cwnd: 0,
+            rto_recover: None,
+            rack_timeout: None,
+            rtx_kind: recovery::RtxKind::Rto,
+            tlp_now: false,
+            tlp_end: None,
+            eifel: None,
             timers: TimerTable::default(),
             persist_backoffs: 0,
             keepalive_sent: 0,

@@ -154,15 +154,38 @@ impl Connection {
                 && self.snd_max.gt(fin_seq);
             return self.emit_data(now, buf, self.snd_una, len, fin, options, stats);
         }
-        if let Some((start, hole)) = self.retransmit_hole.take()
-            && start.ge(self.snd_una)
+        if std::mem::take(&mut self.tlp_now) && self.snd_una.lt(self.snd_max) {
+            // RFC 8985 §7.3: new data if the peer's window allows, else the last segment.
+            let room = self
+                .snd_una
+                .wrapping_add(self.snd_wnd)
+                .since(self.snd_nxt)
+                .min(self.snd_wnd);
+            let avail = data_end.since(self.snd_nxt);
+            let fin_sent = self.fin_queued && self.snd_max.gt(fin_seq);
+            let (start, len, fin) = if avail > 0 && room > 0 && self.snd_nxt == self.snd_max {
+                let len = avail.min(room).min(max_payload);
+                let fin = self.fin_queued && self.snd_nxt.wrapping_add(len) == fin_seq;
+                (self.snd_nxt, len, fin)
+            } else {
+                let top = if fin_sent { fin_seq } else { self.snd_max };
+                let len = top.since(self.snd_una).min(max_payload);
+                (top.wrapping_sub(len), len, fin_sent)
+            };
+            self.tlp_end = Some(self.snd_max.max(start.wrapping_add(len + u32::from(fin))));
+            if len > 0 || fin {
+                return self.emit_data(now, buf, start, len, fin, options, stats);
+            }
+        }
+        if let Some((start, len)) = self.lr_next_retransmit(max_payload)
             && start.lt(self.snd_max)
         {
-            // SACK-based recovery: one segment of the hole (RFC 6675 §5 NextSeg rule 1).
-            let len = hole.min(max_payload).min(data_end.since(start));
+            // SACK-based recovery: RFC 6675 §5 NextSeg rule 1 (lost by RACK or IsLost).
+            let len = len.min(data_end.since(start));
             let fin =
                 self.fin_queued && start.wrapping_add(len) == fin_seq && self.snd_max.gt(fin_seq);
             if len > 0 || fin {
+                stats.retransmits_fast += 1;
                 return self.emit_data(now, buf, start, len, fin, options, stats);
             }
         }
@@ -195,7 +218,7 @@ impl Connection {
             self.snd_nxt = self.buf_seq;
         }
         let wnd = self.snd_wnd.min(self.cc.window());
-        let usable = self.snd_una.wrapping_add(wnd).since(self.snd_nxt);
+        let usable = self.lr_usable(self.snd_una.wrapping_add(wnd).since(self.snd_nxt));
         let avail = data_end.since(self.snd_nxt);
         let len = avail.min(usable).min(max_payload);
         // The FIN needs no window: it follows the last byte (§3.10.4).
@@ -256,7 +279,8 @@ impl Connection {
                 self.rtt_probe = Some((end, now));
             }
         }
-        if end.gt(self.snd_max) {
+        let new_data = end.gt(self.snd_max);
+        if new_data {
             self.bytes_sent += u64::from(end.since(self.snd_max).min(len));
             self.snd_max = end;
         }
@@ -267,7 +291,9 @@ impl Connection {
         // probes are timed by the persist timer instead (RFC 1122 §4.2.2.17).
         if !self.timers.is_set(Timer::Retransmit) && self.snd_wnd > 0 {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.rtx_kind = super::recovery::RtxKind::Rto;
         }
+        self.lr_on_send(now, seq, end, new_data);
         self.emit(
             now,
             buf,
