@@ -3,7 +3,7 @@
 #[path = "common/loss_net.rs"]
 mod net;
 
-use net::{Fate, Net, PathCfg, SegInfo};
+use net::{A_IP, B_IP, Fate, Net, PathCfg, SegInfo, ours};
 use tunstack::tcp::{Recovery, TcpConfig, TcpStats};
 use tunstack::time::{Duration, Instant};
 
@@ -39,14 +39,14 @@ fn transfer(
         recv_buffer: 512 * 1024,
         ..TcpConfig::default()
     };
-    let mut n = Net::new(a, b, path());
+    let mut n = Net::new(ours(A_IP, a, 1), ours(B_IP, b, 2), path());
     n.filter = Some(Box::new(filter));
     n.add_flow(bytes);
     n.run(Instant::from_secs(120));
-    let f = &n.flows[0];
+    let f = &n.receivers[0];
     assert!(f.eof && !f.corrupt, "received {} of {bytes}", f.received);
     assert_eq!(f.received, bytes);
-    (n.a.stats().clone(), n.now)
+    (n.a.tcp().stats().clone(), n.now)
 }
 
 /// Drop the first `times` transmissions of the segments starting at the given offsets.

@@ -1,5 +1,5 @@
-// A path for loss-recovery scenarios and the bench-loss benchmark: two TcpLayers (A sends, B
-// receives) in virtual time. A→B crosses a bottleneck (rate, tail-drop queue), random loss and
+// A path for loss-recovery scenarios and the bench-loss benchmark: two sans-IO stacks (A sends,
+// B receives; ours or smoltcp, via link::TcpEndpoint) in virtual time. A→B crosses a bottleneck (rate, tail-drop queue), random loss and
 // an optional per-segment filter (drop or delay by stream offset and transmission count); B→A
 // carries the ACKs after the same one-way delay. Used by tests/loss_*.rs and
 // tools/bench-loss/main.rs.
@@ -9,10 +9,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+use tunstack::link::TcpEndpoint;
 use tunstack::rng::Rng;
-use tunstack::tcp::{Shutdown, TcpConfig, TcpLayer};
+use tunstack::tcp::{Shutdown, TcpConfig};
 use tunstack::time::{Duration, Instant};
 use tunstack::{SocketError, TcpHandle};
+use tunstack::{Stack, StackConfig};
 
 pub const A_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 pub const B_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -49,25 +51,26 @@ pub struct SegInfo {
     pub nth: u32,
 }
 
-pub struct Flow {
-    pub a: Option<TcpHandle>,
-    pub b: Option<TcpHandle>,
+/// The sending side of one flow (on A).
+pub struct Sender {
+    pub h: TcpHandle,
     pub total: u64,
     pub sent: u64,
-    pub received: u64,
     pub shut: bool,
+}
+
+/// The receiving side of one flow (on B), in accept order.
+pub struct Receiver {
+    pub h: TcpHandle,
+    pub received: u64,
     pub eof: bool,
     pub corrupt: bool,
-    isn: Option<u32>,
-    port: u16,
 }
 
 struct Pkt {
     at: Instant,
     order: u64,
     to_b: bool,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
     bytes: Vec<u8>,
 }
 impl PartialEq for Pkt {
@@ -89,10 +92,23 @@ impl Ord for Pkt {
 
 pub type Filter = Box<dyn FnMut(&SegInfo) -> Fate>;
 
-pub struct Net {
-    pub a: TcpLayer,
-    pub b: TcpLayer,
-    pub flows: Vec<Flow>,
+/// Our stack at `addr` with this TCP configuration.
+pub fn ours(addr: Ipv4Addr, tcp: TcpConfig, seed: u64) -> Stack {
+    Stack::new(StackConfig {
+        addr,
+        prefix_len: 24,
+        mtu: 1500,
+        seed,
+        tcp,
+        ..StackConfig::default()
+    })
+}
+
+pub struct Net<A: TcpEndpoint, B: TcpEndpoint> {
+    pub a: A,
+    pub b: B,
+    pub senders: Vec<Sender>,
+    pub receivers: Vec<Receiver>,
     pub now: Instant,
     path: PathCfg,
     rng: Rng,
@@ -100,6 +116,8 @@ pub struct Net {
     order: u64,
     link_free: Instant,
     pub filter: Option<Filter>,
+    /// Source port -> (flow, ISN), learned from each SYN in connect order.
+    ports: HashMap<u16, (usize, u32)>,
     seen: HashMap<(usize, u64), u32>,
     listener: TcpHandle,
     pub queue_drops: u64,
@@ -111,17 +129,16 @@ fn pattern(off: u64) -> u8 {
     (off % 251) as u8
 }
 
-impl Net {
-    pub fn new(cfg_a: TcpConfig, cfg_b: TcpConfig, path: PathCfg) -> Self {
-        let mut a = TcpLayer::new(cfg_a, [1; 16], path.seed);
-        let mut b = TcpLayer::new(cfg_b, [2; 16], path.seed ^ 0x5555);
-        a.set_mtu(1500);
-        b.set_mtu(1500);
-        let listener = b.listen(SocketAddrV4::new(B_IP, 80)).expect("listen on B");
+impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
+    pub fn new(a: A, mut b: B, path: PathCfg) -> Self {
+        let listener = b
+            .tcp_listen(SocketAddrV4::new(B_IP, 80))
+            .expect("listen on B");
         Net {
             a,
             b,
-            flows: Vec::new(),
+            senders: Vec::new(),
+            receivers: Vec::new(),
             now: Instant::ZERO,
             path,
             rng: Rng::new(path.seed),
@@ -129,6 +146,7 @@ impl Net {
             order: 0,
             link_free: Instant::ZERO,
             filter: None,
+            ports: HashMap::new(),
             seen: HashMap::new(),
             listener,
             queue_drops: 0,
@@ -139,99 +157,95 @@ impl Net {
 
     /// A flow of `total` bytes (u64::MAX: until the run ends) from A to B.
     pub fn add_flow(&mut self, total: u64) -> usize {
-        let port = 10_000 + self.flows.len() as u16;
         let h = self
             .a
-            .connect(
-                self.now,
-                SocketAddrV4::new(A_IP, port),
-                SocketAddrV4::new(B_IP, 80),
-            )
+            .tcp_connect(self.now, SocketAddrV4::new(B_IP, 80))
             .expect("connect");
-        self.flows.push(Flow {
-            a: Some(h),
-            b: None,
+        self.senders.push(Sender {
+            h,
             total,
             sent: 0,
-            received: 0,
             shut: false,
-            eof: false,
-            corrupt: false,
-            isn: None,
-            port,
         });
-        self.flows.len() - 1
+        self.senders.len() - 1
     }
 
     fn apps(&mut self) -> bool {
         let mut progress = false;
-        while let Ok(h) = self.b.accept(self.listener) {
-            let port = self.b.peer_addr(h).map(|a| a.port()).unwrap_or(0);
-            if let Some(f) = self.flows.iter_mut().find(|f| f.port == port) {
-                f.b = Some(h);
-                progress = true;
-            }
+        while let Ok(h) = self.b.tcp_accept(self.listener) {
+            self.receivers.push(Receiver {
+                h,
+                received: 0,
+                eof: false,
+                corrupt: false,
+            });
+            progress = true;
         }
         let mut chunk = vec![0u8; 65536];
-        for f in &mut self.flows {
-            let Some(ha) = f.a else { continue };
+        for f in &mut self.senders {
             while f.sent < f.total {
                 let n = (f.total - f.sent).min(chunk.len() as u64) as usize;
                 for (i, c) in chunk[..n].iter_mut().enumerate() {
                     *c = pattern(f.sent + i as u64);
                 }
-                match self.a.send(self.now, ha, &chunk[..n]) {
-                    Ok(k) => {
+                match self.a.tcp_send(self.now, f.h, &chunk[..n]) {
+                    Ok(k) if k > 0 => {
                         f.sent += k as u64;
                         progress = true;
                     }
-                    Err(SocketError::WouldBlock) => break,
-                    Err(_) => break,
+                    _ => break,
                 }
             }
             if f.sent == f.total && !f.shut {
-                let _ = self.a.shutdown(self.now, ha, Shutdown::Write);
+                let _ = self.a.tcp_shutdown(self.now, f.h, Shutdown::Write);
                 f.shut = true;
                 progress = true;
             }
-            let Some(hb) = f.b else { continue };
+        }
+        for r in &mut self.receivers {
             loop {
-                match self.b.recv(self.now, hb, &mut chunk) {
+                match self.b.tcp_recv(self.now, r.h, &mut chunk) {
                     Ok(0) => {
-                        if !f.eof {
-                            f.eof = true;
+                        if !r.eof {
+                            r.eof = true;
                             progress = true;
                         }
                         break;
                     }
                     Ok(k) => {
                         for (i, c) in chunk[..k].iter().enumerate() {
-                            if *c != pattern(f.received + i as u64) {
-                                f.corrupt = true;
+                            if *c != pattern(r.received + i as u64) {
+                                r.corrupt = true;
                             }
                         }
-                        f.received += k as u64;
+                        r.received += k as u64;
                         progress = true;
                     }
-                    Err(_) => break,
+                    Err(SocketError::WouldBlock) | Err(_) => break,
                 }
             }
         }
         progress
     }
 
-    fn classify(&mut self, bytes: &[u8]) -> Option<SegInfo> {
-        let port = u16::from_be_bytes([*bytes.first()?, *bytes.get(1)?]);
-        let seq = u32::from_be_bytes(bytes.get(4..8)?.try_into().ok()?);
-        let off = usize::from(*bytes.get(12)? >> 4) * 4;
-        let flags = *bytes.get(13)?;
-        let flow = self.flows.iter().position(|f| f.port == port)?;
-        if flags & 0x02 != 0 {
-            self.flows[flow].isn = Some(seq);
+    /// A data segment from A (an IPv4 datagram carrying TCP), as the filter sees it.
+    fn classify(&mut self, ip: &[u8]) -> Option<SegInfo> {
+        let ihl = usize::from(*ip.first()? & 0x0f) * 4;
+        if *ip.get(9)? != 6 {
             return None;
         }
-        let isn = self.flows[flow].isn?;
-        let len = bytes.len().saturating_sub(off);
+        let tcp = ip.get(ihl..)?;
+        let port = u16::from_be_bytes([*tcp.first()?, *tcp.get(1)?]);
+        let seq = u32::from_be_bytes(tcp.get(4..8)?.try_into().ok()?);
+        let off = usize::from(*tcp.get(12)? >> 4) * 4;
+        let flags = *tcp.get(13)?;
+        if flags & 0x02 != 0 {
+            let next = self.ports.len();
+            self.ports.entry(port).or_insert((next, seq));
+            return None;
+        }
+        let &(flow, isn) = self.ports.get(&port)?;
+        let len = tcp.len().saturating_sub(off);
         let fin = flags & 0x01 != 0;
         if len == 0 && !fin {
             return None;
@@ -252,7 +266,7 @@ impl Net {
         let mut progress = false;
         let mut buf = vec![0u8; 1500];
         let one_way = Duration::from_micros(self.path.rtt.total_micros() / 2);
-        while let Some((src, dst, n)) = self.a.poll_transmit(self.now, &mut buf) {
+        while let Some(n) = self.a.poll_transmit(self.now, &mut buf) {
             progress = true;
             let bytes = buf[..n].to_vec();
             let mut extra = Duration::ZERO;
@@ -272,7 +286,7 @@ impl Net {
                 self.random_drops += 1;
                 continue;
             }
-            // The bottleneck: serialise at rate_bps behind what is queued (IP header: +20).
+            // The bottleneck: serialise at rate_bps behind what is queued.
             let mut depart = self.now;
             if self.path.rate_bps > 0 {
                 let start = self.link_free.max(self.now);
@@ -281,7 +295,7 @@ impl Net {
                     self.queue_drops += 1;
                     continue;
                 }
-                let tx = (n as u64 + 20) * 8 * 1_000_000 / self.path.rate_bps;
+                let tx = (n as u64 * 8 * 1_000_000).div_ceil(self.path.rate_bps);
                 self.link_free = start + Duration::from_micros(tx);
                 depart = self.link_free;
             }
@@ -290,27 +304,23 @@ impl Net {
                 at: depart + one_way + extra,
                 order: self.order,
                 to_b: true,
-                src,
-                dst,
                 bytes,
             }));
         }
-        while let Some((src, dst, n)) = self.b.poll_transmit(self.now, &mut buf) {
+        while let Some(n) = self.b.poll_transmit(self.now, &mut buf) {
             progress = true;
             self.order += 1;
             self.wire.push(Reverse(Pkt {
                 at: self.now + one_way,
                 order: self.order,
                 to_b: false,
-                src,
-                dst,
                 bytes: buf[..n].to_vec(),
             }));
         }
         progress
     }
 
-    /// Run until `until` (virtual) or until every finite flow has been received completely.
+    /// Run until `until` (virtual) or until every flow has been received to its end.
     pub fn run(&mut self, until: Instant) {
         loop {
             loop {
@@ -322,15 +332,18 @@ impl Net {
                     let Some(Reverse(p)) = self.wire.pop() else {
                         break;
                     };
-                    let tcp = if p.to_b { &mut self.b } else { &mut self.a };
-                    tcp.handle_segment(self.now, p.src, p.dst, &p.bytes);
+                    if p.to_b {
+                        self.b.handle_packet(self.now, &p.bytes);
+                    } else {
+                        self.a.handle_packet(self.now, &p.bytes);
+                    }
                     progress = true;
                 }
                 if !progress {
                     break;
                 }
             }
-            if self.flows.iter().all(|f| f.eof) {
+            if self.receivers.len() == self.senders.len() && self.receivers.iter().all(|r| r.eof) {
                 return;
             }
             let next = [
