@@ -23,6 +23,7 @@ pub mod send_buffer;
 pub mod seq;
 pub mod state;
 pub mod timer;
+mod tuning;
 mod user;
 
 pub use config::{Recovery, TcpConfig, TcpInfo, TcpStats};

@@ -47,6 +47,25 @@ impl AckInfo {
 }
 
 impl Connection {
+    /// Per-connection switch (`TcpLayer::set_congestion_control`).
+    pub(crate) fn set_cc(&mut self, name: &str) {
+        self.cfg.cc = name.to_string();
+        self.cc = crate::tcp::congestion::with_options(name, self.smss, self.cfg.hystart);
+        self.cc.set_smss(self.smss);
+    }
+
+    /// The congestion controller's name ("cubic", ...).
+    pub fn cc_name(&self) -> &'static str {
+        self.cc.name()
+    }
+
+    /// Per-connection switch (`TcpLayer::set_loss_recovery`).
+    pub(crate) fn set_recovery(&mut self, recovery: Recovery, prr: bool, undo: bool) {
+        self.cfg.recovery = recovery;
+        self.cfg.prr = prr;
+        self.cfg.undo = undo;
+    }
+
     fn rack_on(&self) -> bool {
         self.sack_ok && self.cfg.recovery == Recovery::Rack
     }
