@@ -123,6 +123,9 @@ pub struct Net<A: TcpEndpoint, B: TcpEndpoint> {
     pub queue_drops: u64,
     pub random_drops: u64,
     pub filter_drops: u64,
+    /// The byte pattern (period 251) precomputed, and the receive buffer.
+    pat: Vec<u8>,
+    chunk: Vec<u8>,
 }
 
 fn pattern(off: u64) -> u8 {
@@ -152,6 +155,8 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
             queue_drops: 0,
             random_drops: 0,
             filter_drops: 0,
+            pat: (0..65536 + 251).map(pattern).collect(),
+            chunk: vec![0u8; 65536],
         }
     }
 
@@ -181,14 +186,13 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
             });
             progress = true;
         }
-        let mut chunk = vec![0u8; 65536];
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let pat = &self.pat;
         for f in &mut self.senders {
             while f.sent < f.total {
-                let n = (f.total - f.sent).min(chunk.len() as u64) as usize;
-                for (i, c) in chunk[..n].iter_mut().enumerate() {
-                    *c = pattern(f.sent + i as u64);
-                }
-                match self.a.tcp_send(self.now, f.h, &chunk[..n]) {
+                let n = (f.total - f.sent).min(65536) as usize;
+                let at = (f.sent % 251) as usize;
+                match self.a.tcp_send(self.now, f.h, &pat[at..at + n]) {
                     Ok(k) if k > 0 => {
                         f.sent += k as u64;
                         progress = true;
@@ -225,6 +229,7 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
                 }
             }
         }
+        self.chunk = chunk;
         progress
     }
 

@@ -119,6 +119,35 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
+    if let Ok(one) = std::env::var("BENCH_ONE") {
+        // BENCH_ONE=mbit,rtt_ms,loss,sender(0-3 ours, 4 smoltcp reno, 5 smoltcp cubic): one run.
+        let v: Vec<f64> = one.split(',').filter_map(|x| x.parse().ok()).collect();
+        if let [mbit, rtt, loss, who] = v[..] {
+            let p = path(rtt as u64, loss, mbit as u64, 1);
+            let s = match who as u32 {
+                0 => Sender::Ours {
+                    cc: "newreno",
+                    sack: false,
+                },
+                1 => Sender::Ours {
+                    cc: "newreno",
+                    sack: true,
+                },
+                2 => Sender::Ours {
+                    cc: "cubic",
+                    sack: false,
+                },
+                3 => Sender::Ours {
+                    cc: "cubic",
+                    sack: true,
+                },
+                4 => Sender::Smol(SmolCc::Reno),
+                _ => Sender::Smol(SmolCc::Cubic),
+            };
+            println!("{:?}", run(s, p, 1, Duration::ZERO, secs));
+        }
+        return;
+    }
     let ours_list = [
         (
             "NewReno",
