@@ -67,6 +67,7 @@ fn one_loss_cuts_cubic_by_beta_and_newreno_by_half() {
             rate_bps: 0,
             queue_bytes: 0,
             loss: 0.0,
+            ce_threshold: 0,
             seed: 3,
         };
         let mut n = Net::new(ours(A_IP, a, 1), ours(B_IP, b, 2), path);

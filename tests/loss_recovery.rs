@@ -25,6 +25,7 @@ fn path() -> PathCfg {
         rate_bps: 10_000_000,
         queue_bytes: 200_000,
         loss: 0.0,
+        ce_threshold: 0,
         seed: 7,
     }
 }

@@ -182,6 +182,9 @@ pub struct TcpStats {
     pub sack_reneged: u64,
     /// Reductions undone because the retransmission was spurious (RFC 3522).
     pub spurious_undos: u64,
+    /// ECN (RFC 3168): CE-marked data segments received, window reductions for ECE.
+    pub ecn_ce_received: u64,
+    pub ecn_reductions: u64,
     /// ICMP errors matched to a connection / ignored.
     pub icmp_errors: u64,
     pub icmp_ignored: u64,

@@ -28,6 +28,9 @@ pub struct PathCfg {
     pub queue_bytes: u64,
     /// Random loss A→B.
     pub loss: f64,
+    /// RFC 3168 AQM stand-in: above this backlog (bytes) ECT packets are marked CE instead of
+    /// waiting for the tail drop; 0 = off.
+    pub ce_threshold: u64,
     pub seed: u64,
 }
 
@@ -126,6 +129,32 @@ pub struct Net<A: TcpEndpoint, B: TcpEndpoint> {
     /// The byte pattern (period 251) precomputed, and the receive buffer.
     pat: Vec<u8>,
     chunk: Vec<u8>,
+}
+
+/// Set CE on an ECT datagram (RFC 3168 §5) and fix the header checksum.
+fn mark_ce(ip: &mut [u8]) {
+    let ihl = usize::from(ip.first().copied().unwrap_or(0) & 0x0f) * 4;
+    if ip.len() < ihl.max(20) || ip[1] & 0x03 == 0 {
+        return;
+    }
+    ip[1] |= 0x03;
+    ip[10] = 0;
+    ip[11] = 0;
+    let mut sum: u32 = ip[..ihl]
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let c = !(sum as u16);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    MARKS.with(|m| m.set(m.get() + 1));
+}
+
+thread_local! {
+    /// CE marks applied (per test thread).
+    pub static MARKS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 fn pattern(off: u64) -> u8 {
@@ -273,7 +302,7 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
         let one_way = Duration::from_micros(self.path.rtt.total_micros() / 2);
         while let Some(n) = self.a.poll_transmit(self.now, &mut buf) {
             progress = true;
-            let bytes = buf[..n].to_vec();
+            let mut bytes = buf[..n].to_vec();
             let mut extra = Duration::ZERO;
             if let Some(info) = self.classify(&bytes)
                 && let Some(f) = self.filter.as_mut()
@@ -299,6 +328,9 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
                 if backlog > self.path.queue_bytes {
                     self.queue_drops += 1;
                     continue;
+                }
+                if self.path.ce_threshold > 0 && backlog > self.path.ce_threshold {
+                    mark_ce(&mut bytes);
                 }
                 let tx = (n as u64 * 8 * 1_000_000).div_ceil(self.path.rate_bps);
                 self.link_free = start + Duration::from_micros(tx);

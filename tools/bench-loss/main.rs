@@ -51,6 +51,7 @@ fn path(rtt_ms: u64, loss: f64, mbit: u64, seed: u64) -> PathCfg {
         rate_bps: rate,
         queue_bytes: bdp.max(30 * 1500),
         loss,
+        ce_threshold: 0,
         seed,
     }
 }

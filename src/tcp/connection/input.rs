@@ -155,6 +155,7 @@ impl Connection {
         }
         // RFC 2018 §5: what the receiver holds above SND.UNA (recovery.rs).
         let sack_info = self.lr_read_sack(now, seg);
+        self.ecn_input(now, seg, !payload.is_empty(), stats);
         let old_wnd = self.snd_wnd;
         let new_ack = seg.ack.gt(self.snd_una);
         let mut dup = false;

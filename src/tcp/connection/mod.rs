@@ -7,6 +7,7 @@
 //! Call order for a driver: `handle_segment`/`handle_timeout`/app calls, then `poll_transmit`
 //! until None, then `next_deadline`. Read next: `connection/open.rs`.
 
+mod ecn;
 mod input;
 mod open;
 mod output;
@@ -131,6 +132,16 @@ pub struct Connection {
     tlp_end: Option<SeqNum>,
     /// Our TSval at the last reduction and whether it was an RTO (Eifel, RFC 3522).
     eifel: Option<(u32, bool)>,
+    /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
+    /// window of the last ECE reaction; the arriving segment was CE; the last one sent is ECT.
+    ecn_ok: bool,
+    ece_out: bool,
+    cwr_out: bool,
+    ecn_recover: Option<SeqNum>,
+    rx_ce: bool,
+    tx_ect: bool,
+    /// The segment being written starts at or beyond SND.MAX (not a retransmission).
+    tx_fresh: bool,
 
     timers: TimerTable,
     persist_backoffs: u32,
@@ -247,6 +258,13 @@ impl Connection {
             tlp_now: false,
             tlp_end: None,
             eifel: None,
+            ecn_ok: false,
+            ece_out: false,
+            cwr_out: false,
+            ecn_recover: None,
+            rx_ce: false,
+            tx_ect: false,
+            tx_fresh: false,
             timers: TimerTable::default(),
             persist_backoffs: 0,
             keepalive_sent: 0,

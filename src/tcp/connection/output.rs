@@ -94,7 +94,7 @@ impl Connection {
             o.timestamps = Some((self.ts_now(now), if active { 0 } else { self.ts_recent }));
         }
         o.sack_permitted = self.cfg.sack && (active || self.sack_ok);
-        let flags = if active { SYN } else { SYN | ACK };
+        let flags = if active { SYN } else { SYN | ACK } | self.ecn_syn_flags(active);
         if self.snd_max == self.iss {
             self.rtt_probe = Some((self.iss.wrapping_add(1), now));
         } else {
@@ -262,6 +262,7 @@ impl Connection {
             flags |= FIN;
         }
         let end = seq.wrapping_add(len + u32::from(fin));
+        self.tx_fresh = !seq.lt(self.snd_max);
         if seq.lt(self.snd_max) {
             self.high_rxt = self.high_rxt.max(end);
             self.rtx_ts = Some(self.ts_now(now));
@@ -328,8 +329,14 @@ impl Connection {
         field as u16
     }
 
-    fn emit(&mut self, now: Instant, buf: &mut [u8], out: Out) -> Option<usize> {
+    fn emit(&mut self, now: Instant, buf: &mut [u8], mut out: Out) -> Option<usize> {
         let syn = out.flags & SYN != 0;
+        self.tx_ect = false;
+        if !syn && out.flags & RST == 0 {
+            // RFC 3168 §6.1: ECE/CWR; ECT(0) only for new data (§6.1.5).
+            let new_data = out.len > 0 && std::mem::take(&mut self.tx_fresh);
+            out.flags |= self.ecn_flags(new_data);
+        }
         let h = Header {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
