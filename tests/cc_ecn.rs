@@ -74,3 +74,42 @@ fn ce_marks_reduce_the_window_without_loss() {
     assert_eq!(net::MARKS.with(|m| m.get()), before);
     assert_eq!(n.a.tcp().stats().ecn_reductions, 0);
 }
+
+#[test]
+fn emulator_marks_ect_packets_above_the_threshold() {
+    // The link emulator's RFC 3168 option: ECT packets beyond `ecn_mark_threshold` bytes of
+    // backlog leave with CE (and a valid header checksum); non-ECT packets are never marked.
+    use tunstack::link::{Impair, ImpairConfig};
+    let cfg = ImpairConfig {
+        rate_bps: Some(1_000_000),
+        queue_bytes: 100_000,
+        ecn_mark_threshold: 3000,
+        ..ImpairConfig::default()
+    };
+    let mut link = Impair::new(cfg, 1);
+    let packet = |tos: u8| {
+        let mut p = vec![0u8; 1000];
+        p[0] = 0x45;
+        p[1] = tos;
+        p[2..4].copy_from_slice(&1000u16.to_be_bytes());
+        p[9] = 17;
+        let c = tunstack::wire::checksum::checksum(&p[..20]);
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        p
+    };
+    for i in 0..10 {
+        link.push(Instant::ZERO, packet(if i % 2 == 0 { 0x02 } else { 0 }));
+    }
+    let mut out = Vec::new();
+    while let Some(p) = link.poll_deliver(Instant::from_secs(1)) {
+        out.push(p);
+    }
+    assert_eq!(out.len(), 10);
+    let ce: Vec<usize> = (0..10).filter(|&i| out[i][1] & 3 == 3).collect();
+    // Backlog after packet i is (i + 1)·1000 bytes: above 3000 from the fourth on; ECT: even.
+    assert_eq!(ce, vec![4, 6, 8]);
+    assert_eq!(link.stats().ce_marked, 3);
+    for p in &out {
+        assert_eq!(tunstack::wire::checksum::checksum(&p[..20]), 0);
+    }
+}

@@ -109,6 +109,11 @@ pub struct EmuArgs {
     #[arg(long, value_name = "SIZE", value_parser = units::size, requires = "rate",
           help_heading = "Link emulator (each direction)")]
     pub queue: Option<u64>,
+    /// Mark ECN-capable packets CE above this queue backlog instead of dropping (RFC 3168),
+    /// e.g. 16kb; needs --rate.
+    #[arg(long, value_name = "SIZE", value_parser = units::size, requires = "rate",
+          help_heading = "Link emulator (each direction)")]
+    pub ecn_mark: Option<u64>,
 }
 
 /// The services of `--serve`.

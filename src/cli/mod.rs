@@ -73,6 +73,7 @@ fn impair_config(e: &EmuArgs) -> ImpairConfig {
         corrupt: e.corrupt.unwrap_or(0.0),
         rate_bps: e.rate,
         queue_bytes: e.queue.map_or(64 * 1024, |q| q as usize),
+        ecn_mark_threshold: e.ecn_mark.map_or(0, |q| q as usize),
     }
 }
 
