@@ -146,6 +146,22 @@ fn main() {
                 _ => Sender::Smol(SmolCc::Cubic),
             };
             println!("{:?}", run(s, p, 1, Duration::ZERO, secs));
+            if let Sender::Ours { cc, sack } = s {
+                // The sender's counters, for a closer look.
+                let b = ours(B_IP, receiver_cfg(), p.seed ^ 0x77);
+                let mut n = Net::new(ours(A_IP, sender_cfg(cc, sack), p.seed), b, p);
+                n.add_flow(u64::MAX);
+                n.run(Instant::from_secs(secs));
+                println!(
+                    "{:?}\n{:?}",
+                    n.a.tcp().stats(),
+                    n.a.tcp().info(n.senders[0].h)
+                );
+                println!(
+                    "queue drops {} random drops {}",
+                    n.queue_drops, n.random_drops
+                );
+            }
         }
         return;
     }

@@ -212,7 +212,7 @@ impl CongestionControl for Cubic {
 
     fn on_ack(&mut self, now: Instant, ack: SeqNum, newly_acked: u32, flight_size: u32) -> bool {
         if let Some(recover) = self.recover {
-            if ack.gt(recover) {
+            if ack.ge(recover) {
                 // RFC 6582 §3.2 step 3 case 1: deflate to min(ssthresh, max(FlightSize, SMSS) + SMSS).
                 let after = flight_size.saturating_sub(newly_acked);
                 let w = self.ssthresh.min(after.max(self.smss) + self.smss);

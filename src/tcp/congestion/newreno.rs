@@ -77,7 +77,9 @@ impl CongestionControl for NewReno {
             self.grow(newly_acked);
             return false;
         };
-        if !self.partial_acks || ack.gt(recover) {
+        // `recover` is SND.MAX at entry (one past the highest byte sent): an ACK reaching it
+        // acknowledges "all of the data up to and including recover" (RFC 6582 §3.2 step 3).
+        if !self.partial_acks || ack.ge(recover) {
             // Full ACK (RFC 6582 §3.2 step 3 case 1; Reno: any new ACK, RFC 5681 §3.2 step 6):
             // deflate to min(ssthresh, max(FlightSize, SMSS) + SMSS).
             let flight_after = flight_size.saturating_sub(newly_acked);
