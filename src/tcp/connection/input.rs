@@ -86,6 +86,11 @@ impl Connection {
                 if !seg.has(RST) {
                     self.ack_now = true; // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
                 }
+                let end = seq.wrapping_add(payload.len() as u32);
+                if self.sack_ok && !payload.is_empty() && end.le(self.rcv_nxt) {
+                    // RFC 2883 §4: report the duplicate in the first SACK block (D-SACK).
+                    self.dsack_out = Some((seq, end));
+                }
                 if self.state == State::TimeWait && seg.has(FIN) {
                     // §3.10.7.4 eighth step: a retransmitted FIN restarts the 2·MSL timeout.
                     self.timers
@@ -335,6 +340,9 @@ impl Connection {
             return;
         };
         let start = seq.wrapping_add(skip as u32);
+        if skip > 0 && self.sack_ok {
+            self.dsack_out = Some((seq, start)); // RFC 2883 §4: the duplicated part
+        }
         let free = self.rcv_free() as usize;
         if start == self.rcv_nxt {
             let n = data.len().min(free);
@@ -360,9 +368,14 @@ impl Connection {
             let ahead = start.since(self.rcv_nxt) as usize;
             let room = free.saturating_sub(ahead);
             let d = &data[..data.len().min(room)];
-            if !d.is_empty() && self.reasm.insert(self.rcv_abs + ahead as u64, d) == Inserted::Full
-            {
-                stats.drop_reassembly_full += 1;
+            match self.reasm.insert(self.rcv_abs + ahead as u64, d) {
+                _ if d.is_empty() => {}
+                Inserted::Full => stats.drop_reassembly_full += 1,
+                Inserted::Duplicate if self.sack_ok => {
+                    // RFC 2883 §4: already held: a D-SACK block.
+                    self.dsack_out = Some((start, start.wrapping_add(d.len() as u32)));
+                }
+                _ => {}
             }
             self.ack_now = true;
         }

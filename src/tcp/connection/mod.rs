@@ -134,6 +134,8 @@ pub struct Connection {
     eifel: Option<(u32, bool)>,
     /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
     /// window of the last ECE reaction; the arriving segment was CE; the last one sent is ECT.
+    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
+    dsack_out: Option<(SeqNum, SeqNum)>,
     ecn_ok: bool,
     ece_out: bool,
     cwr_out: bool,
@@ -258,6 +260,7 @@ impl Connection {
             tlp_now: false,
             tlp_end: None,
             eifel: None,
+            dsack_out: None,
             ecn_ok: false,
             ece_out: false,
             cwr_out: false,

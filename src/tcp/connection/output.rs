@@ -123,11 +123,25 @@ impl Connection {
             o.timestamps = Some((self.ts_now(now), self.ts_recent));
         }
         if self.sack_ok {
-            // RFC 2018 §4: report the held blocks, the most recent first.
-            for (i, (s, e)) in self.reasm.ranges(SACK_BLOCKS_SENT).into_iter().enumerate() {
+            // RFC 2018 §3-4: up to 4 blocks (3 beside timestamps), the most recent first; a
+            // D-SACK block goes before them (RFC 2883 §4).
+            let max = if self.ts_ok {
+                SACK_BLOCKS_SENT
+            } else {
+                SACK_BLOCKS_SENT + 1
+            };
+            let mut i = 0;
+            if let Some(d) = self.dsack_out {
+                o.sack_blocks[0] = Some(d);
+                i = 1;
+            }
+            for (s, e) in self.reasm.ranges(max - i) {
                 let l = self.rcv_nxt.wrapping_add((s - self.rcv_abs) as u32);
                 let r = self.rcv_nxt.wrapping_add((e - self.rcv_abs) as u32);
-                o.sack_blocks[i] = Some((l, r));
+                if let Some(slot) = o.sack_blocks.get_mut(i) {
+                    *slot = Some((l, r));
+                }
+                i += 1;
             }
         }
         o
@@ -357,6 +371,7 @@ impl Connection {
         let total = hlen + copied;
         fill_checksum(*self.local.ip(), *self.remote.ip(), &mut buf[..total]);
         if out.flags & ACK != 0 {
+            self.dsack_out = None; // reported once (RFC 2883 §4)
             self.ack_now = false;
             self.unacked_bytes = 0;
             self.timers.stop(Timer::DelayedAck);
