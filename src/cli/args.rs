@@ -79,6 +79,12 @@ pub struct TunArgs {
     /// Negotiate ECN (RFC 3168; default off).
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     pub ecn: Option<String>,
+    /// TCP connections at most (all states); further SYNs are dropped and counted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// TCP send and receive buffer per connection, e.g. 64kb (default 256kb).
+    #[arg(long, value_name = "SIZE", value_parser = units::size)]
+    pub tcp_buffer: Option<u64>,
 }
 
 /// The link emulator, applied to each direction of the TUN path independently.
