@@ -1,6 +1,7 @@
 //! Links between a stack and the world: the impairment emulator and the in-memory simulator link.
 
 pub mod impair;
+pub mod rules;
 pub mod sim;
 
 pub use impair::{Impair, ImpairConfig, ImpairStats};
