@@ -15,6 +15,7 @@
 pub mod api;
 pub mod capture;
 pub mod link;
+pub mod plot;
 pub mod rng;
 pub mod runtime;
 pub mod services;
@@ -22,6 +23,7 @@ pub mod socket;
 pub mod stack;
 pub mod tcp;
 pub mod time;
+pub mod trace;
 pub mod wire;
 
 pub use socket::{SocketError, SocketEvent, TcpHandle, UdpHandle};

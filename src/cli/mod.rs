@@ -1,6 +1,8 @@
 //! `tunstack up` and `tunstack connect`.
 
 pub mod args;
+pub mod plot;
+pub mod sim;
 pub mod units;
 
 use std::io::{self, Read, Write};
@@ -27,6 +29,8 @@ pub fn main() -> ExitCode {
     match cli.cmd {
         Command::Up(a) => up(a),
         Command::Connect(a) => connect(a),
+        Command::Sim(a) => sim::run(a),
+        Command::Plot(a) => plot::run(a),
     }
 }
 
