@@ -108,15 +108,8 @@ pub fn load_rules(inline: &[String], file: Option<&PathBuf>) -> Result<Vec<Rule>
     }
     if let Some(f) = file {
         let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let rules = rules::parse_rules(&text).map_err(|e| {
-            format!(
-                "{} line {}: {:?}: {}",
-                f.display(),
-                e.line,
-                e.rule,
-                e.msg
-            )
-        })?;
+        let rules = rules::parse_rules(&text)
+            .map_err(|e| format!("{} line {}: {:?}: {}", f.display(), e.line, e.rule, e.msg))?;
         out.extend(rules);
     }
     Ok(out)
@@ -289,9 +282,10 @@ fn mbit(bytes: u64, us: u64) -> f64 {
 /// The summary printed at the end (deterministic: virtual time only).
 pub fn summary(a: &SimArgs, cfg: &LabConfig, o: &Outcome) -> String {
     let mut s = String::new();
-    let rate = a
-        .rate
-        .map_or_else(|| "unlimited".to_string(), |r| format!("{} Mbit/s", r as f64 / 1e6));
+    let rate = a.rate.map_or_else(
+        || "unlimited".to_string(),
+        |r| format!("{} Mbit/s", r as f64 / 1e6),
+    );
     let what = match a.duration {
         Some(d) => format!("{:?} of data", d),
         None => format!("{} bytes", a.bytes),
@@ -310,7 +304,11 @@ pub fn summary(a: &SimArgs, cfg: &LabConfig, o: &Outcome) -> String {
         .filter_map(|f| f.done_at)
         .max()
         .unwrap_or(o.end);
-    let status = if o.completed { "completed" } else { "INCOMPLETE" };
+    let status = if o.completed {
+        "completed"
+    } else {
+        "INCOMPLETE"
+    };
     s += &format!(
         "result         {status}: {received} bytes delivered by {last} (virtual), run ended at {}\n",
         o.end
@@ -345,7 +343,13 @@ pub fn summary(a: &SimArgs, cfg: &LabConfig, o: &Outcome) -> String {
     for (name, l) in [("c2s", &o.c2s), ("s2c", &o.s2c)] {
         s += &format!(
             "link {name}       {} in, {} delivered, lost {}, queue drops {}, duplicated {}, reordered {}, corrupted {}\n",
-            l.packets_in, l.delivered, l.dropped_loss, l.dropped_queue, l.duplicated, l.reordered, l.corrupted
+            l.packets_in,
+            l.delivered,
+            l.dropped_loss,
+            l.dropped_queue,
+            l.duplicated,
+            l.reordered,
+            l.corrupted
         );
     }
     if !cfg.rules.is_empty() {

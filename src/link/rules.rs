@@ -62,7 +62,10 @@ pub enum Selector {
     /// The Nth packet of any kind.
     Pkt(u64),
     /// Segments covering relative byte X; `rexmit` = only retransmissions.
-    Seq { x: u32, rexmit: bool },
+    Seq {
+        x: u32,
+        rexmit: bool,
+    },
     Syn(u64),
     SynAck(u64),
     Fin(u64),
@@ -206,10 +209,14 @@ fn parse_rule_at(s: &str, line: usize) -> Result<Rule, RuleError> {
         }
     }
     if action == Action::Delay(Duration::ZERO) {
-        return Err(err("delay needs \"by DURATION\", e.g. delay ack#5 by 300ms".into()));
+        return Err(err(
+            "delay needs \"by DURATION\", e.g. delay ack#5 by 300ms".into(),
+        ));
     }
     if action == Action::Reorder && !matches!(sel, Selector::Data(_) | Selector::Pkt(_)) {
-        return Err(err("reorder works on data#N or pkt#N (N swaps with N+1)".into()));
+        return Err(err(
+            "reorder works on data#N or pkt#N (N swaps with N+1)".into()
+        ));
     }
     let side = side.unwrap_or(match sel {
         Selector::Ack(_) | Selector::SynAck(_) => Side::S2C,
@@ -474,6 +481,26 @@ impl RuleEngine {
         } else {
             None
         };
+        // Copies of each `seq=` rule's segment seen so far, this one included (even when an
+        // earlier rule drops it, so a retransmission is known as one).
+        let isn_known = c_isn_known(&self.counts, flow, side);
+        let mut seen: Vec<Option<u64>> = vec![None; self.rules.len()];
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let Rule::Packet {
+                side: rs,
+                sel: Selector::Seq { x, .. },
+                ..
+            } = rule
+                && *rs == side
+                && is_data
+                && isn_known
+                && x.wrapping_sub(rel) < v.payload_len as u32
+            {
+                let n = self.seen[i].entry(flow).or_insert(0);
+                *n += 1;
+                seen[i] = Some(*n);
+            }
+        }
         let mut packet = Some(packet);
         for (i, rule) in self.rules.iter().enumerate() {
             let p = match packet.as_mut() {
@@ -506,19 +533,10 @@ impl RuleEngine {
                         Selector::Syn(n) => v.has(SYN) && !v.has(ACK) && syn == n,
                         Selector::SynAck(n) => v.has(SYN) && v.has(ACK) && synack == n,
                         Selector::Fin(n) => v.has(FIN) && fin == n,
-                        Selector::Seq { x, rexmit } => {
-                            let covers = is_data
-                                && x.wrapping_sub(rel) < v.payload_len as u32
-                                && c_isn_known(&self.counts, flow, side);
-                            if covers {
-                                let seen = self.seen[i].entry(flow).or_insert(0);
-                                *seen += 1;
-                                let is_rexmit = *seen > 1;
-                                (!rexmit || is_rexmit) && self.acted[i] < *count
-                            } else {
-                                false
-                            }
-                        }
+                        Selector::Seq { rexmit, .. } => match seen[i] {
+                            Some(n) => (!rexmit || n > 1) && self.acted[i] < *count,
+                            None => false,
+                        },
                     };
                     if !matched {
                         continue;

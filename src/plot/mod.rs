@@ -8,13 +8,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::trace::json::{self, Value};
-use svg::{Chart, Series, Style, decimate};
+use svg::{Chart, Corner, Series, Style, decimate};
 
 /// Pixel columns of the plot area (for thinning long series).
 const COLUMNS: usize = 1120;
 
 /// The three charts for `flow` (1-based) from trace lines. Lines that are not JSON are an error.
-pub fn charts<'a>(lines: impl Iterator<Item = &'a str>, flow: u32) -> Result<Vec<(String, Chart)>, String> {
+pub fn charts<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    flow: u32,
+) -> Result<Vec<(String, Chart)>, String> {
     let mut d = Data::default();
     for (n, line) in lines.enumerate() {
         if line.trim().is_empty() {
@@ -24,13 +27,19 @@ pub fn charts<'a>(lines: impl Iterator<Item = &'a str>, flow: u32) -> Result<Vec
         d.add(&v, flow);
     }
     if d.events == 0 {
-        return Err(format!("the trace has no events of flow {flow} from the client"));
+        return Err(format!(
+            "the trace has no events of flow {flow} from the client"
+        ));
     }
     Ok(d.charts(flow))
 }
 
 /// Write time-sequence.svg, cwnd.svg and rtt.svg into `dir` (created if needed).
-pub fn render_dir<'a>(lines: impl Iterator<Item = &'a str>, dir: &Path, flow: u32) -> io::Result<Vec<PathBuf>> {
+pub fn render_dir<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    dir: &Path,
+    flow: u32,
+) -> io::Result<Vec<PathBuf>> {
     let charts = charts(lines, flow).map_err(io::Error::other)?;
     std::fs::create_dir_all(dir)?;
     let mut out = Vec::new();
@@ -105,6 +114,9 @@ impl Data {
                 if let Some(c) = n("cwnd") {
                     self.cwnd.push((t, c));
                 }
+                if let Some(f) = n("flight") {
+                    self.flight.push((t, f));
+                }
                 match n("ssthresh") {
                     Some(s) => self.ssthresh.push((t, s)),
                     None => {
@@ -134,10 +146,11 @@ impl Data {
 
     fn charts(self, flow: u32) -> Vec<(String, Chart)> {
         let t1 = self.t_max.max(1e-3);
-        let top = [&self.data, &self.rexmit, &self.acks, &self.wnd]
+        let data_top = [&self.data, &self.rexmit, &self.acks]
             .iter()
             .flat_map(|s| s.iter().map(|p| p.1))
-            .fold(0.0, f64::max);
+            .fold(1.0, f64::max);
+        let top = data_top;
         let (div, unit) = if top >= 1e7 {
             (1e6, "MB")
         } else if top >= 1e4 {
@@ -145,7 +158,9 @@ impl Data {
         } else {
             (1.0, "bytes")
         };
-        let scale = |p: &[(f64, f64)]| -> Vec<(f64, f64)> { p.iter().map(|&(x, y)| (x, y / div)).collect() };
+        let scale = |p: &[(f64, f64)]| -> Vec<(f64, f64)> {
+            p.iter().map(|&(x, y)| (x, y / div)).collect()
+        };
         let line = |p: &[(f64, f64)]| decimate(&scale(p), 0.0, t1, COLUMNS);
         let bars = |p: &[(f64, f64)]| thin_bars(&scale(p), t1);
         let seq = Chart {
@@ -153,30 +168,83 @@ impl Data {
             x_label: "time (s)".into(),
             y_label: format!("relative sequence number ({unit})"),
             series: vec![
-                s("data segments", "#1f77b4", Style::Bars { width: 2.0 }, bars(&self.data)),
-                s("ACK (cumulative)", "#2ca02c", Style::Step { width: 2.5 }, line(&self.acks)),
-                s("receive window edge", "#9467bd", Style::Step { width: 2.0 }, line(&self.wnd)),
-                s("SACK blocks", "#ff7f0e", Style::Bars { width: 3.0 }, bars(&self.sack)),
-                s("retransmissions", "#d62728", Style::Bars { width: 3.0 }, scale(&self.rexmit)),
-                s("retransmission", "#d62728", Style::Crosses { r: 6.0 }, scale(&self.rexmit_marks)),
+                s(
+                    "data segments",
+                    "#1f77b4",
+                    Style::Bars { width: 2.0 },
+                    bars(&self.data),
+                ),
+                s(
+                    "ACK (cumulative)",
+                    "#2ca02c",
+                    Style::Step { width: 2.5 },
+                    line(&self.acks),
+                ),
+                s(
+                    "receive window edge",
+                    "#9467bd",
+                    Style::Step { width: 2.0 },
+                    line(&self.wnd),
+                ),
+                s(
+                    "SACK blocks",
+                    "#ff7f0e",
+                    Style::Bars { width: 3.0 },
+                    bars(&self.sack),
+                ),
+                s(
+                    "retransmissions",
+                    "#d62728",
+                    Style::Bars { width: 3.0 },
+                    scale(&self.rexmit),
+                ),
+                s(
+                    "retransmission marks",
+                    "#d62728",
+                    Style::Crosses { r: 7.0 },
+                    scale(&self.rexmit_marks),
+                ),
             ],
             x_range: Some((0.0, t1)),
-            y_range: None,
+            // The window edge may run far above the data: it is cut off there.
+            y_range: Some((0.0, data_top / div * 1.15)),
+            legend_at: Corner::TopLeft,
         };
         let kb = |p: &[(f64, f64)]| -> Vec<(f64, f64)> {
-            decimate(&p.iter().map(|&(x, y)| (x, y / 1e3)).collect::<Vec<_>>(), 0.0, t1, COLUMNS)
+            decimate(
+                &p.iter().map(|&(x, y)| (x, y / 1e3)).collect::<Vec<_>>(),
+                0.0,
+                t1,
+                COLUMNS,
+            )
         };
         let cwnd = Chart {
             title: format!("Congestion window (client, flow {flow})"),
             x_label: "time (s)".into(),
             y_label: "kB (1000 bytes)".into(),
             series: vec![
-                s("cwnd", "#1f77b4", Style::Step { width: 3.0 }, kb(&self.cwnd)),
-                s("ssthresh", "#d62728", Style::Step { width: 2.5 }, split_nan(kb(&self.ssthresh))),
-                s("flight size", "#2ca02c", Style::Line { width: 1.5, dash: false }, kb(&self.flight)),
+                s(
+                    "cwnd",
+                    "#1f77b4",
+                    Style::Step { width: 3.0 },
+                    kb(&self.cwnd),
+                ),
+                s(
+                    "ssthresh",
+                    "#d62728",
+                    Style::Step { width: 2.5 },
+                    split_nan(kb(&self.ssthresh)),
+                ),
+                s(
+                    "flight size",
+                    "#2ca02c",
+                    Style::Step { width: 1.5 },
+                    kb(&self.flight),
+                ),
             ],
             x_range: Some((0.0, t1)),
             y_range: None,
+            legend_at: Corner::TopRight,
         };
         let ms = |p: &[(f64, f64)]| decimate(p, 0.0, t1, COLUMNS);
         let rtt = Chart {
@@ -184,12 +252,23 @@ impl Data {
             x_label: "time (s)".into(),
             y_label: "milliseconds".into(),
             series: vec![
-                s("RTT sample", "#7f7f7f", Style::Points { r: 3.0 }, ms(&self.rtt)),
-                s("SRTT", "#1f77b4", Style::Line { width: 3.0, dash: false }, ms(&self.srtt)),
+                s(
+                    "RTT sample",
+                    "#7f7f7f",
+                    Style::Points { r: 3.0 },
+                    ms(&self.rtt),
+                ),
+                s(
+                    "SRTT",
+                    "#1f77b4",
+                    Style::Step { width: 3.0 },
+                    ms(&self.srtt),
+                ),
                 s("RTO", "#d62728", Style::Step { width: 2.5 }, ms(&self.rto)),
             ],
             x_range: Some((0.0, t1)),
             y_range: None,
+            legend_at: Corner::BottomRight,
         };
         vec![
             ("time-sequence".to_string(), seq),
@@ -202,6 +281,7 @@ impl Data {
 fn s(name: &str, color: &'static str, style: Style, points: Vec<(f64, f64)>) -> Series {
     Series {
         name: name.to_string(),
+        legend: !name.ends_with("marks"),
         color,
         style,
         points,

@@ -28,6 +28,8 @@ pub enum Style {
 
 pub struct Series {
     pub name: String,
+    /// Listed in the legend (a second drawing of the same data is not).
+    pub legend: bool,
     pub color: &'static str,
     pub style: Style,
     pub points: Vec<(f64, f64)>,
@@ -41,6 +43,15 @@ pub struct Chart {
     /// Data ranges; computed from the series when None.
     pub x_range: Option<(f64, f64)>,
     pub y_range: Option<(f64, f64)>,
+    pub legend_at: Corner,
+}
+
+/// Where the legend box goes inside the plot area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomRight,
 }
 
 /// Tick step for about `n` ticks over `span`: 1, 2 or 5 × 10^k.
@@ -95,7 +106,7 @@ impl Chart {
             (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
         }
         let x = self.x_range.unwrap_or((x0.min(0.0), x1));
-        let y = self.y_range.unwrap_or((y0.min(0.0), y1 * 1.05));
+        let y = self.y_range.unwrap_or((y0.min(0.0), y1 * 1.2));
         let fix = |(a, b): (f64, f64)| if b > a { (a, b) } else { (a, a + 1.0) };
         (fix(x), fix(y))
     }
@@ -180,24 +191,27 @@ impl Chart {
             draw(&mut s, ser, &sx, &sy);
             let _ = writeln!(s, "</g>");
         }
-        // Legend: top left inside the plot, on a white box.
-        let n = self.series.len() as f64;
+        // Legend: a white box in one corner of the plot.
+        let listed: Vec<&Series> = self.series.iter().filter(|x| x.legend).collect();
+        let n = listed.len() as f64;
         let lw = 20.0
-            + self
-                .series
+            + listed
                 .iter()
                 .map(|x| x.name.chars().count() as f64 * 11.0 + 60.0)
                 .fold(0.0, f64::max);
+        let lh = n * 30.0 + 12.0;
+        let (bx, by) = match self.legend_at {
+            Corner::TopLeft => (LEFT + 12.0, TOP + 12.0),
+            Corner::TopRight => (LEFT + pw - 12.0 - lw, TOP + 12.0),
+            Corner::BottomRight => (LEFT + pw - 12.0 - lw, TOP + ph - 12.0 - lh),
+        };
         let _ = writeln!(
             s,
-            r##"<g class="legend" font-size="20"><rect x="{:.1}" y="{:.1}" width="{lw:.1}" height="{:.1}" fill="white" fill-opacity="0.9" stroke="#888888"/>"##,
-            LEFT + 12.0,
-            TOP + 12.0,
-            n * 30.0 + 12.0
+            r##"<g class="legend" font-size="20"><rect x="{bx:.1}" y="{by:.1}" width="{lw:.1}" height="{lh:.1}" fill="white" fill-opacity="0.9" stroke="#888888"/>"##
         );
-        for (i, ser) in self.series.iter().enumerate() {
-            let y = TOP + 12.0 + 22.0 + i as f64 * 30.0;
-            let x = LEFT + 24.0;
+        for (i, ser) in listed.iter().enumerate() {
+            let y = by + 22.0 + i as f64 * 30.0;
+            let x = bx + 12.0;
             let sample = match ser.style {
                 Style::Points { .. } => format!(
                     r#"<circle cx="{:.1}" cy="{:.1}" r="5" fill="{}"/>"#,

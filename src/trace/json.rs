@@ -233,7 +233,14 @@ mod tests {
         assert_eq!(v.pairs("sack"), vec![(1.0, 2.0), (3.0, 4.0)]);
         assert_eq!(v.bool("ok"), Some(true));
         assert_eq!(v.str("s"), Some("a\"b"));
-        for bad in ["{", "{\"a\":}", "[1,", "\"x", "{\"a\":1}x", &"[".repeat(100)] {
+        for bad in [
+            "{",
+            "{\"a\":}",
+            "[1,",
+            "\"x",
+            "{\"a\":1}x",
+            &"[".repeat(100),
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

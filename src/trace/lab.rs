@@ -362,7 +362,12 @@ impl Lab {
             self.rules.push(now, side, p, &mut out);
             for hit in self.rules.take_hits() {
                 self.rule_actions += 1;
-                self.link_event(side, hit.action.to_string(), format!("rule: {}", hit.rule), sink);
+                self.link_event(
+                    side,
+                    hit.action.to_string(),
+                    format!("rule: {}", hit.rule),
+                    sink,
+                );
             }
             for q in out.drain(..) {
                 self.onto_link(side, q, sink);
@@ -445,7 +450,10 @@ impl Lab {
             while !f.shut && sending && f.res.sent < target {
                 let off = (f.res.sent % 4096) as usize;
                 let want = (target - f.res.sent).min((BUF - off) as u64) as usize;
-                match self.client.tcp_send(now, f.client, &self.data[off..off + want]) {
+                match self
+                    .client
+                    .tcp_send(now, f.client, &self.data[off..off + want])
+                {
                     Ok(0) => break,
                     Ok(n) => {
                         f.res.sent += n as u64;
@@ -465,9 +473,12 @@ impl Lab {
                 .tcp()
                 .send_capacity(f.client)
                 .is_ok_and(|c| c >= self.cfg.client.tcp.send_buffer);
-            if !f.shut && (f.res.sent >= target || !sending) && drained && f.res.error.is_none()
-            {
-                if self.client.tcp_shutdown(now, f.client, Shutdown::Write).is_ok() {
+            if !f.shut && (f.res.sent >= target || !sending) && drained && f.res.error.is_none() {
+                if self
+                    .client
+                    .tcp_shutdown(now, f.client, Shutdown::Write)
+                    .is_ok()
+                {
                     f.shut = true;
                     any = true;
                 }

@@ -240,7 +240,11 @@ impl Observer {
                 s.drop_out_of_window,
                 b.drop_out_of_window,
             ),
-            ("PAWS: old timestamp (RFC 7323 §5)", s.drop_paws, b.drop_paws),
+            (
+                "PAWS: old timestamp (RFC 7323 §5)",
+                s.drop_paws,
+                b.drop_paws,
+            ),
             (
                 "unacceptable ACK (RFC 5961 §5)",
                 s.drop_bad_ack,
@@ -256,12 +260,12 @@ impl Observer {
                 s.drop_reassembly_full,
                 b.drop_reassembly_full,
             ),
-            ("listen backlog full", s.listen_overflows, b.listen_overflows),
             (
-                "connection limit",
-                s.connection_limit,
-                b.connection_limit,
+                "listen backlog full",
+                s.listen_overflows,
+                b.listen_overflows,
             ),
+            ("connection limit", s.connection_limit, b.connection_limit),
         ];
         tcp.iter()
             .find(|(_, a, b)| a > b)
@@ -282,15 +286,13 @@ impl Observer {
         }
         // Handles are small integers handed out in order: scan past the largest seen.
         let tcp = stack.tcp();
-        let found = (1..=self.max_handle + 256)
-            .map(TcpHandle)
-            .find_map(|h| {
-                let c = tcp.connection(h)?;
-                (c.local.port() == local
-                    && c.remote.port() == remote
-                    && !self.tracks.iter().any(|t| t.handle == h && !t.gone))
-                .then_some((h, c))
-            })?;
+        let found = (1..=self.max_handle + 256).map(TcpHandle).find_map(|h| {
+            let c = tcp.connection(h)?;
+            (c.local.port() == local
+                && c.remote.port() == remote
+                && !self.tracks.iter().any(|t| t.handle == h && !t.gone))
+            .then_some((h, c))
+        })?;
         let (h, c) = found;
         self.max_handle = self.max_handle.max(h.0);
         let client_port = match self.host {
@@ -325,7 +327,14 @@ impl Observer {
         });
         self.by_ports.insert((local, remote), i);
         let (l, r) = (c.local.to_string(), c.remote.to_string());
-        self.push(now, flow, Kind::Open { local: l, remote: r });
+        self.push(
+            now,
+            flow,
+            Kind::Open {
+                local: l,
+                remote: r,
+            },
+        );
         self.sweep(now, stack, i);
         Some(i)
     }
@@ -407,7 +416,10 @@ impl Observer {
             } else {
                 "RTO recomputed (RFC 6298 §2)"
             };
-            ev.push(Kind::Rto { rto_us: rto, reason });
+            ev.push(Kind::Rto {
+                rto_us: rto,
+                reason,
+            });
         }
         if una != t.last.snd_una && c.snd_una.gt(crate::tcp::seq::SeqNum(t.last.snd_una)) {
             t.rto_n = 0;
@@ -446,7 +458,10 @@ impl Observer {
         v: &TcpView,
     ) -> Option<Seg> {
         let t = &mut self.tracks[i];
-        let conn = stack.tcp().connection(t.handle).filter(|c| c.iss.0 == t.iss);
+        let conn = stack
+            .tcp()
+            .connection(t.handle)
+            .filter(|c| c.iss.0 == t.iss);
         let wnd = conn.map_or(0, |c| c.snd_wnd);
         if let Some(c) = conn {
             t.irs = c.irs.0;
@@ -520,11 +535,21 @@ impl Observer {
             t.syn_sent += 1;
             let name = if v.has(ACK) { "SYN-ACK" } else { "SYN" };
             if rexmit {
-                let c = if v.has(ACK) { "synack_retransmit" } else { "syn_retransmit" };
+                let c = if v.has(ACK) {
+                    "synack_retransmit"
+                } else {
+                    "syn_retransmit"
+                };
                 let n = t.syn_sent - 1;
-                (c, format!("{name} retransmit #{n}: RTO fired (rto={})", rto_fired()))
+                (
+                    c,
+                    format!("{name} retransmit #{n}: RTO fired (rto={})", rto_fired()),
+                )
             } else if v.has(ACK) {
-                ("synack", "SYN-ACK: passive open (RFC 9293 §3.10.7.2)".into())
+                (
+                    "synack",
+                    "SYN-ACK: passive open (RFC 9293 §3.10.7.2)".into(),
+                )
             } else {
                 ("syn", "SYN: active open (RFC 9293 §3.10.1)".into())
             }
@@ -534,10 +559,9 @@ impl Observer {
                     "zero_window_probe",
                     "zero-window probe (RFC 9293 §3.8.6.1)".into(),
                 ),
-                Ctx::Timer if moved.keepalive > 0 => (
-                    "keepalive",
-                    "keep-alive probe (RFC 1122 §4.2.3.6)".into(),
-                ),
+                Ctx::Timer if moved.keepalive > 0 => {
+                    ("keepalive", "keep-alive probe (RFC 1122 §4.2.3.6)".into())
+                }
                 Ctx::Timer => {
                     if !self.rto_used {
                         t.rto_n += 1;
@@ -669,7 +693,11 @@ fn make_seg(v: &TcpView, s: &Segment<'_>, seq0: u32, ack0: u32) -> Seg {
     Seg {
         seq: v.seq.wrapping_sub(seq0),
         len: v.payload_len as u32,
-        ack: if v.has(ACK) { v.ack.wrapping_sub(ack0) } else { 0 },
+        ack: if v.has(ACK) {
+            v.ack.wrapping_sub(ack0)
+        } else {
+            0
+        },
         flags,
         win: u32::from(v.window),
         sack: s
@@ -756,9 +784,7 @@ fn transition_rfc(from: &str, to: &str, ctx: Ctx) -> &'static str {
         ("CLOSING", "TIME-WAIT") => "RFC 9293 §3.10.7.4 fifth check: our FIN acknowledged",
         ("LAST-ACK", "CLOSED") => "RFC 9293 §3.10.7.4 fifth check: our FIN acknowledged",
         ("TIME-WAIT", "CLOSED") => "RFC 9293 §3.10.8: time-wait timeout (2×MSL)",
-        (_, "CLOSED") if ctx == Ctx::Timer => {
-            "RFC 9293 §3.8.3: retransmission limit (R2) reached"
-        }
+        (_, "CLOSED") if ctx == Ctx::Timer => "RFC 9293 §3.8.3: retransmission limit (R2) reached",
         (_, "CLOSED") => "RFC 9293 §3.10.7.4 second check: RST",
         _ => "RFC 9293 §3.3.2",
     }
