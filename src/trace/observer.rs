@@ -634,10 +634,12 @@ impl Observer {
         if v.has(ACK) {
             t.last_ack_sent = Some((v.ack, v.window));
         }
-        if rexmit && !v.has(SYN) {
+        if rexmit {
             self.totals.retransmissions += 1;
             match cause {
-                "rto" => self.totals.rto_retransmissions += 1,
+                "rto" | "syn_retransmit" | "synack_retransmit" => {
+                    self.totals.rto_retransmissions += 1
+                }
                 "fast_retransmit" => self.totals.fast_retransmissions += 1,
                 _ => self.totals.other_retransmissions += 1,
             }
