@@ -85,6 +85,10 @@ pub struct SimArgs {
     /// A file of impairment rules, one per line (# comments).
     #[arg(long, value_name = "FILE")]
     pub impair_file: Option<PathBuf>,
+    /// Socket send and receive buffers of both endpoints; default: 2 × (bandwidth-delay product +
+    /// queue), at least 256kb, so the window does not limit the link.
+    #[arg(long, value_name = "SIZE", value_parser = units::size)]
+    pub buffer: Option<u64>,
     /// Give up after this much virtual time.
     #[arg(long, value_name = "DURATION", default_value = "60min", value_parser = units::duration)]
     pub time_limit: StdDuration,
@@ -104,7 +108,6 @@ pub fn load_rules(inline: &[String], file: Option<&PathBuf>) -> Result<Vec<Rule>
     for (i, r) in inline.iter().enumerate() {
         let rule = rules::parse_rule(r).map_err(|e| format!("--impair #{}: {}", i + 1, e.msg))?;
         out.push(rule);
-        let _ = i;
     }
     if let Some(f) = file {
         let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
@@ -130,12 +133,20 @@ pub fn lab_config(a: &SimArgs, rules: Vec<Rule>) -> LabConfig {
         rate_bps: a.rate,
         queue_bytes: a.queue.unwrap_or(bdp.max(64 * 1024)) as usize,
     };
+    let buffer = a.buffer.map_or_else(
+        || (2 * (bdp + link.queue_bytes as u64)).max(256 * 1024),
+        |b| b.max(1),
+    ) as usize;
     let stack = |addr, seed| {
         let mut s = StackConfig {
             addr,
             seed,
             ..StackConfig::default()
         };
+        s.tcp.send_buffer = buffer;
+        s.tcp.recv_buffer = buffer;
+        // Room for a window's worth of out-of-order segments.
+        s.tcp.reassembly_max_segments = s.tcp.reassembly_max_segments.max(buffer / 1000);
         s.tcp.cc = a.cc.clone();
         s.tcp.sack = a.sack == "on" && a.recovery == "sack";
         s
@@ -291,10 +302,11 @@ pub fn summary(a: &SimArgs, cfg: &LabConfig, o: &Outcome) -> String {
         None => format!("{} bytes", a.bytes),
     };
     s += &format!(
-        "tunstack sim: {} flow(s) × {what} client → server, rtt {}, rate {rate}, queue {} B, seed {}\n",
+        "tunstack sim: {} flow(s) × {what} client → server, rtt {}, rate {rate}, queue {} B, buffers {} B, seed {}\n",
         a.flows,
         fmt_us(a.rtt.as_micros() as u64),
         cfg.c2s.queue_bytes,
+        cfg.client.tcp.send_buffer,
         a.seed
     );
     let received: u64 = o.flows.iter().map(|f| f.received).sum();
@@ -331,11 +343,11 @@ pub fn summary(a: &SimArgs, cfg: &LabConfig, o: &Outcome) -> String {
         s += &totals_line(name, t);
     }
     let c = &o.client;
-    if c.rtt_samples > 0 {
+    if let Some(avg) = c.rtt_sum_us.checked_div(c.rtt_samples) {
         s += &format!(
             "rtt (client)   min {} avg {} max {} ({} samples)\n",
             fmt_us(c.rtt_min_us.unwrap_or(0)),
-            fmt_us(c.rtt_sum_us / c.rtt_samples),
+            fmt_us(avg),
             fmt_us(c.rtt_max_us),
             c.rtt_samples
         );

@@ -473,15 +473,17 @@ impl Lab {
                 .tcp()
                 .send_capacity(f.client)
                 .is_ok_and(|c| c >= self.cfg.client.tcp.send_buffer);
-            if !f.shut && (f.res.sent >= target || !sending) && drained && f.res.error.is_none() {
-                if self
+            if !f.shut
+                && (f.res.sent >= target || !sending)
+                && drained
+                && f.res.error.is_none()
+                && self
                     .client
                     .tcp_shutdown(now, f.client, Shutdown::Write)
                     .is_ok()
-                {
-                    f.shut = true;
-                    any = true;
-                }
+            {
+                f.shut = true;
+                any = true;
             }
             if let Some(s) = f.server.filter(|_| !f.server_closed) {
                 loop {

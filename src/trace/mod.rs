@@ -278,11 +278,11 @@ fn kv_str(s: &mut String, k: &str, v: &str) {
 
 /// "50.2ms", "1s", "250us": short durations for comments.
 pub fn fmt_us(us: u64) -> String {
-    if us >= 1_000_000 && us % 1_000_000 == 0 {
+    if us >= 1_000_000 && us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
     } else if us >= 1000 {
         let ms = us as f64 / 1000.0;
-        if us % 1000 == 0 {
+        if us.is_multiple_of(1000) {
             format!("{}ms", us / 1000)
         } else {
             format!("{ms:.1}ms")

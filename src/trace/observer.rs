@@ -519,6 +519,10 @@ impl Observer {
         };
         let (ctx, moved) = (self.ctx, self.moved);
         let t = &mut self.tracks[i];
+        let at_una = stack
+            .tcp()
+            .connection(t.handle)
+            .is_some_and(|c| c.snd_una.0 == v.seq);
         let end = v.seq.wrapping_add(v.seg_len());
         let rexmit = v.seg_len() > 0 && t.sent_any && (end.wrapping_sub(t.max_end) as i32) <= 0;
         if v.seg_len() > 0 && (!t.sent_any || (end.wrapping_sub(t.max_end) as i32) > 0) {
@@ -585,7 +589,7 @@ impl Observer {
                         format!("fast retransmit after {n} dupACKs (RFC 5681 §3.2)"),
                     )
                 }
-                _ if moved.fast > 0 => (
+                _ if moved.fast > 0 && at_una => (
                     "partial_ack",
                     "retransmit after a partial ACK (RFC 6582 §3.2)".into(),
                 ),
