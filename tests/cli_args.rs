@@ -101,6 +101,8 @@ fn bad_addresses_and_sizes_exit_2() {
     assert_usage_error(&["up", "--cc", "bbr"], "possible values");
     assert_usage_error(&["up", "--msl", "1"], "missing unit");
     assert_usage_error(&["up", "--seed=-3"], "--seed");
+    assert_usage_error(&["up", "--tun", "much-too-long-name"], "1 to 15");
+    assert_usage_error(&["up", "--tun", "a/b"], "no '/'");
     assert_usage_error(&["connect"], "HOST:PORT");
     assert_usage_error(&["connect", "198.18.0.1"], "HOST:PORT");
     assert_usage_error(

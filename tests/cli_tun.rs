@@ -61,7 +61,7 @@ fn sigint_also_stops_cleanly_and_stats_print_periodically() {
     let Some(mut ns) = Netns::new("cli-int") else {
         return;
     };
-    let mut ts = ns.spawn_tunstack(&["up", "--serve", "none", "--stats=1"]);
+    let mut ts = ns.spawn_tunstack(&["up", "--serve", "none", "--stats=1", "--delay", "5ms"]);
     assert!(ts.wait_ready(READY), "not ready: {}", ts.stderr());
     std::thread::sleep(Duration::from_millis(1300));
     ts.signal(libc::SIGINT);
@@ -73,6 +73,11 @@ fn sigint_also_stops_cleanly_and_stats_print_periodically() {
         "no periodic stats line: {err}"
     );
     assert!(err.contains("signal 2 received"), "{err}");
+    assert!(
+        err.contains("emulator (each direction): delay 5ms"),
+        "{err}"
+    );
+    assert!(err.contains("emulator in: "), "{err}");
 }
 
 #[test]
@@ -195,4 +200,19 @@ fn pcap_to_an_unwritable_path_fails_with_exit_1() {
     let err = ts.stderr();
     assert_eq!(st.code(), Some(1), "{err}");
     assert!(err.contains("/nonexistent-dir/x.pcap"), "{err}");
+}
+
+#[test]
+fn deleting_the_device_under_us_is_a_runtime_failure() {
+    let Some(mut ns) = Netns::new("cli-devdel") else {
+        return;
+    };
+    let mut ts = ns.spawn_tunstack(&["up", "--tun", "tsdel0", "--serve", "none"]);
+    assert!(ts.wait_ready(READY), "not ready: {}", ts.stderr());
+    let o = ns.exec(&["ip", "link", "del", "tsdel0"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = ts.wait_exit(EXIT).expect("exits when the device goes");
+    let err = ts.stderr();
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(err.contains("the link went away"), "{err}");
 }

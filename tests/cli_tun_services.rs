@@ -257,3 +257,36 @@ fn stats_lines_show_live_connections() {
     let err = stop(ts);
     assert!(err.contains("connections: 1"), "{err}");
 }
+
+#[test]
+fn connect_interrupted_by_sigterm_exits_130() {
+    let Some(mut ns) = Netns::new("cli-connint") else {
+        return;
+    };
+    if !have_tool("cli-connint", "socat") {
+        return;
+    }
+    // A kernel-side server that accepts and then says nothing for a long time.
+    let mut server = ns.command("socat");
+    server.args(["TCP-LISTEN:9100,reuseaddr", "SYSTEM:sleep 30"]);
+    let _server = ns.spawn(server.stdout(Stdio::null()).stderr(Stdio::null()));
+    std::thread::sleep(Duration::from_millis(300));
+    // stdin stays open (the pipe is held), so only the signal can end the transfer.
+    let (mut ts, _stdin) =
+        ns.spawn_tunstack_stdin(&["connect", "198.18.0.1:9100", "--tun", "tsint0"]);
+    // Wait until the connection is up (the kernel sees it ESTABLISHED).
+    let mut up = false;
+    for _ in 0..100 {
+        let o = ns.exec(&["ss", "-Htn", "state", "established", "( sport = :9100 )"]);
+        if !String::from_utf8_lossy(&o.stdout).trim().is_empty() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(up, "never connected: {}", ts.stderr());
+    ts.signal(libc::SIGTERM);
+    let st = ts.wait_exit(EXIT).expect("exits after SIGTERM");
+    assert_eq!(st.code(), Some(130), "{}", ts.stderr());
+    assert!(ts.stderr().contains("interrupted"), "{}", ts.stderr());
+}

@@ -169,7 +169,7 @@ fn abort_sends_rst() {
 
 #[test]
 fn orphaned_fin_wait_2_times_out() {
-    // Like Linux tcp_fin_timeout: a closed socket does not wait forever for the peer's FIN.
+    // RFC 9293 §3.10.4 (CLOSE finishes in the background), like Linux tcp_fin_timeout: a closed socket does not wait forever for the peer's FIN.
     let cfg = TcpConfig {
         fin_timeout: Duration::from_secs(5),
         ..Scenario::quick_ack_config()
@@ -242,4 +242,25 @@ fn shutdown_during_the_handshake_sends_fin_once_established() {
     let sent = t.drain();
     assert!(sent.iter().any(|s| s.payload == b"early"), "{sent:?}");
     assert!(sent.iter().any(|s| s.flags & 0x01 != 0), "a FIN: {sent:?}");
+}
+
+#[test]
+fn time_wait_is_reused_by_a_syn_with_a_newer_timestamp() {
+    // RFC 6191 §2: with timestamps, a SYN whose TSval is above TS.Recent reopens the 4-tuple,
+    // even with a lower sequence number; an older TSval does not.
+    let syn = seg().syn().seq(IRS).mss(1460).ts(100, 0);
+    let mut t = Scenario::established_with(short_msl(), syn);
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2).ts(110, 0));
+    t.expect_tx(seg().ack(IRS + 2));
+    t.expect_state("TIME-WAIT");
+    t.peer_sends(seg().syn().seq(IRS - 500).ts(105, 0));
+    let old = t.drain();
+    assert!(
+        old.iter().all(|s| s.flags & 0x02 == 0),
+        "no SYN,ACK for an old SYN: {old:?}"
+    );
+    t.peer_sends(seg().syn().seq(IRS - 500).ts(200, 0));
+    t.expect_tx(seg().syn().ack(IRS - 499));
 }

@@ -20,6 +20,8 @@ use tunstack::{Duration, StackConfig};
 /// Exit status when we lack the privilege to open the TUN device (sysexits EX_NOPERM).
 pub const EXIT_NO_PRIVILEGE: u8 = 77;
 pub const EXIT_FAILURE: u8 = 1;
+/// `connect` stopped by SIGINT/SIGTERM (128 + SIGINT, as shells report it).
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -56,7 +58,8 @@ fn check_tun_args(t: &TunArgs) {
     }
     if !units::same_subnet(addr, t.host_addr, prefix) {
         usage_error(format!(
-            "--host-addr {} is not in the stack's subnet {addr}/{prefix}",
+            "--host-addr {} is not in the stack's subnet {addr}/{prefix} \
+             (give --host-addr an address in that subnet)",
             t.host_addr
         ));
     }
@@ -74,6 +77,32 @@ fn impair_config(e: &EmuArgs) -> ImpairConfig {
         rate_bps: e.rate,
         queue_bytes: e.queue.map_or(64 * 1024, |q| q as usize),
     }
+}
+
+/// "loss 2% delay 50ms ...", or None for a clean link.
+fn describe_emulator(e: &EmuArgs) -> Option<String> {
+    let pct = |name: &str, v: Option<f64>| {
+        v.filter(|p| *p > 0.0)
+            .map(|p| format!("{name} {}%", p * 100.0))
+    };
+    let dur = |name: &str, v: Option<std::time::Duration>| {
+        v.filter(|d| !d.is_zero()).map(|d| format!("{name} {d:?}"))
+    };
+    let parts: Vec<String> = [
+        pct("loss", e.loss),
+        dur("delay", e.delay),
+        dur("jitter", e.jitter),
+        pct("reorder", e.reorder),
+        pct("duplicate", e.duplicate),
+        pct("corrupt", e.corrupt),
+        e.rate.map(|r| format!("rate {r} bit/s")),
+        e.rate
+            .map(|_| format!("queue {} bytes", e.queue.unwrap_or(64 * 1024))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// Open the device and start the driver.
@@ -131,6 +160,12 @@ fn bring_up(
 }
 
 fn up(a: UpArgs) -> ExitCode {
+    if let Some(path) = &a.dns_zone {
+        match tunstack::services::dns::Zone::load(path) {
+            Ok(z) => tunstack::services::dns::set_zone(z),
+            Err(e) => usage_error(format!("--dns-zone {e}")),
+        }
+    }
     let (rt, name, seed) = match bring_up(&a.tun, &a.emu, a.stats) {
         Ok(x) => x,
         Err(code) => return code,
@@ -156,6 +191,9 @@ fn up(a: UpArgs) -> ExitCode {
             served.join(", ")
         }
     );
+    if let Some(line) = describe_emulator(&a.emu) {
+        eprintln!("tunstack: emulator (each direction): {line}");
+    }
     eprintln!("tunstack: ready (try: ping {addr}; Ctrl-C or SIGTERM to stop)");
     match rt.wait() {
         Ok(r) => {
@@ -166,6 +204,9 @@ fn up(a: UpArgs) -> ExitCode {
                 );
             }
             eprint!("{r}");
+            if a.serve.0.contains(&tunstack::services::Service::Dns) {
+                eprintln!("{}", tunstack::services::dns::summary());
+            }
             eprintln!("tunstack: stopped");
             ExitCode::SUCCESS
         }
@@ -183,6 +224,15 @@ fn connect(a: ConnectArgs) -> ExitCode {
         Ok(None) => usage_error(format!("{}: no IPv4 address", a.target)),
         Err(e) => usage_error(format!("{}: {e} (expected HOST:PORT)", a.target)),
     };
+    if let SocketAddr::V4(t) = target
+        && !units::same_subnet(*t.ip(), a.tun.addr.0, a.tun.addr.1)
+    {
+        log::warn!(
+            "{target} is outside {}/{}: it only works if the kernel routes it",
+            a.tun.addr.0,
+            a.tun.addr.1
+        );
+    }
     let (rt, _name, _seed) = match bring_up(&a.tun, &a.emu, None) {
         Ok(x) => x,
         Err(code) => return code,
@@ -193,7 +243,8 @@ fn connect(a: ConnectArgs) -> ExitCode {
         Err(e) => fail(format!("connect to {target}: {e}")),
     };
     let code = if runtime::signals::requested() {
-        fail("interrupted")
+        eprintln!("tunstack: interrupted");
+        ExitCode::from(EXIT_INTERRUPTED)
     } else {
         code
     };
@@ -235,6 +286,8 @@ fn copy_both_ways(s: TcpStream) -> ExitCode {
                     break; // stdout closed: nothing more to show
                 }
             }
+            // Interrupted: `connect` reports it.
+            Err(_) if runtime::signals::requested() => return ExitCode::from(EXIT_INTERRUPTED),
             // The connection failed: do not wait for stdin (it may never end).
             Err(e) => return fail(format!("receiving: {e}")),
         }

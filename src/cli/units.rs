@@ -133,6 +133,17 @@ pub fn cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
     Ok((addr, prefix))
 }
 
+/// A Linux interface name: 1 to 15 bytes, no '/', ':', whitespace (a `%d` template is allowed).
+pub fn ifname(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.len() > 15 {
+        return Err(format!("{s:?}: an interface name has 1 to 15 characters"));
+    }
+    if s == "." || s == ".." || s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace()) {
+        return Err(format!("{s:?}: no '/', ':' or spaces in an interface name"));
+    }
+    Ok(s.to_string())
+}
+
 /// True if `a` and `b` are in the same /`prefix` subnet.
 pub fn same_subnet(a: Ipv4Addr, b: Ipv4Addr, prefix: u8) -> bool {
     let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
@@ -179,6 +190,15 @@ mod tests {
         assert_eq!(size("1500"), Ok(1500));
         assert_eq!(size("1mb"), Ok(1 << 20));
         assert!(size("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn interface_names() {
+        assert_eq!(ifname("tunstack0"), Ok("tunstack0".to_string()));
+        assert!(ifname("").is_err());
+        assert!(ifname("a-very-long-name-x").is_err());
+        assert!(ifname("bad/name").is_err());
+        assert!(ifname("bad name").is_err());
     }
 
     #[test]

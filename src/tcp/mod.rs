@@ -227,7 +227,11 @@ impl TcpLayer {
 
     /// §3.10.7.1: a segment for no connection draws a RST (unless it is one).
     fn reset_for(&mut self, src: Ipv4Addr, dst: Ipv4Addr, seg: &Segment<'_>) {
-        if seg.has(RST) || self.rst_queue.len() >= MAX_QUEUED_RST {
+        if seg.has(RST) {
+            return;
+        }
+        if self.rst_queue.len() >= MAX_QUEUED_RST {
+            self.stats.rst_limited += 1;
             return;
         }
         let mut h = Header {

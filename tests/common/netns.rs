@@ -118,14 +118,30 @@ impl Netns {
     }
 
     /// Like `spawn_tunstack`, from a prepared command (e.g. `setpriv ... tunstack`).
-    pub fn spawn_tunstack_with(&mut self, mut cmd: Command, args: &[&str]) -> Tunstack {
+    pub fn spawn_tunstack_with(&mut self, cmd: Command, args: &[&str]) -> Tunstack {
+        self.spawn_tunstack_inner(cmd, args, Stdio::null())
+    }
+
+    /// Like `spawn_tunstack`, with stdin a pipe the caller writes to (e.g. `tunstack connect`);
+    /// dropping the `ChildStdin` is EOF.
+    pub fn spawn_tunstack_stdin(&mut self, args: &[&str]) -> (Tunstack, std::process::ChildStdin) {
+        let mut ts = self.spawn_tunstack_inner(self.command(tunstack_bin()), args, Stdio::piped());
+        let stdin = ts
+            .child
+            .as_mut()
+            .and_then(|c| c.stdin.take())
+            .expect("piped stdin");
+        (ts, stdin)
+    }
+
+    fn spawn_tunstack_inner(&mut self, mut cmd: Command, args: &[&str], stdin: Stdio) -> Tunstack {
         let stderr_path =
             std::env::temp_dir().join(format!("{}-{}.stderr", self.name, self.spawned));
         let file = fs::File::create(&stderr_path).expect("stderr file");
         self.spawned += 1;
         let child = cmd
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()

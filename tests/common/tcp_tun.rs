@@ -555,3 +555,113 @@ except ConnectionResetError:
 except socket.timeout:
     print('timeout')
 "#;
+
+/// A counter from tunstack's final report (`name: N` in the `tcp: TcpStats { .. }` line).
+pub fn report_counter(report: &str, name: &str) -> Option<u64> {
+    let key = format!(" {name}: ");
+    let at = report.find(&key)? + key.len();
+    let digits: String = report[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Run `tshark -r PCAP -Y FILTER -T fields -e F...` (one line per packet, tab-separated).
+pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut c = Command::new("timeout");
+    c.args(["60", "tshark", "-n", "-r"])
+        .arg(pcap)
+        .args(["-Y", filter, "-T", "fields"]);
+    for f in fields {
+        c.args(["-e", f]);
+    }
+    let o = c.output().expect("run tshark");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Python: connect to HOST PORT, run a scripted exchange chosen by MODE, print what happened.
+/// `zerowin`: a 16 KiB receive buffer; send 2 MiB while not reading for 3 s, then read it all.
+/// `urgent`: "abc", then "!" with MSG_OOB, then "def"; read the echo until EOF.
+/// `rst N`: N connections that send 1000 bytes and close with SO_LINGER 0 (a RST).
+/// `twreuse N`: N HTTP/1.0-style requests (`Connection: close`, the server closes first) from the
+/// same source port 40000, so each new SYN meets the previous connection in TIME-WAIT.
+/// `read N`: read N bytes, write them raw to stdout, close with data unread.
+/// `discard N`: send N bytes, half-close, expect EOF.
+pub const PY_SCENARIO: &str = r#"
+import socket, struct, sys, threading, time
+host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def read_all(s):
+    got = b''
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            return got
+        got += b
+if mode == 'zerowin':
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(30)
+    s.connect((host, port))
+    data = bytes((i * 7 + i // 251) & 255 for i in range(1 << 21))
+    def tx():
+        for i in range(0, len(data), 1 << 16):
+            s.sendall(data[i:i + (1 << 16)])
+        s.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=tx)
+    t.start()
+    time.sleep(3)
+    got = read_all(s)
+    t.join()
+    print('zerowin', 'same' if got == data else 'DIFFERENT', len(got))
+elif mode == 'urgent':
+    s = socket.create_connection((host, port), timeout=10)
+    s.sendall(b'abc')
+    s.send(b'!', socket.MSG_OOB)
+    s.sendall(b'def')
+    s.shutdown(socket.SHUT_WR)
+    print('urgent', read_all(s))
+elif mode == 'rst':
+    for i in range(int(sys.argv[4])):
+        c = socket.create_connection((host, port), timeout=10)
+        c.sendall(b'x' * 1000)
+        time.sleep(0.01)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        c.close()
+    print('rst done')
+elif mode == 'twreuse':
+    for i in range(int(sys.argv[4])):
+        time.sleep(0.3)  # the kernel's LAST-ACK ends with our ACK
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(('198.18.0.1', 40000))
+        s.settimeout(30)
+        s.connect((host, port))
+        s.sendall(b'GET /bytes/1000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+        got = read_all(s)
+        s.close()
+        body = bytes(10 if i % 64 == 63 else 97 + i % 26 for i in range(1000))
+        ok = got.startswith(b'HTTP/1.1 200') and got.split(b'\r\n\r\n', 1)[-1] == body
+        print('twreuse', i, len(got), 'ok' if ok else 'BAD', flush=True)
+elif mode == 'read':
+    n = int(sys.argv[4])
+    s = socket.create_connection((host, port), timeout=10)
+    got = b''
+    while len(got) < n:
+        b = s.recv(n - len(got))
+        if not b:
+            break
+        got += b
+    s.close()
+    sys.stdout.buffer.write(got)
+elif mode == 'discard':
+    s = socket.create_connection((host, port), timeout=20)
+    data = b'discard me ' * (int(sys.argv[4]) // 11)
+    for i in range(0, len(data), 1 << 16):
+        s.sendall(data[i:i + (1 << 16)])
+    s.shutdown(socket.SHUT_WR)
+    print('discard', len(data), 'eof' if read_all(s) == b'' else 'DATA')
+"#;

@@ -140,3 +140,15 @@ fn connection_header_and_versions() {
     assert_eq!(parse_chunk_size("1F;ext"), Some(31));
     assert_eq!(parse_chunk_size("fffffffffffffffff"), None);
 }
+
+#[test]
+fn expect_100_continue_gets_an_interim_response() {
+    let out = run(b"POST /sink HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab");
+    assert!(
+        out.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"),
+        "{out}"
+    );
+    assert!(out.contains("bytes=2\n"), "{out}");
+    let out = run(b"POST /sink HTTP/1.1\r\nContent-Length: 2\r\n\r\nab");
+    assert!(!out.contains("100 Continue"), "{out}");
+}

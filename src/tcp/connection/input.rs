@@ -251,6 +251,7 @@ impl Connection {
         }
         self.retries = 0;
         self.persist_backoffs = 0;
+        self.timers.stop(Timer::User); // progress: restart it (update_timers re-arms)
         self.notify = true;
         // RTT: timestamps (RFC 7323 §4.1) or the one timed segment (RFC 6298 §3, Karn).
         let mut sampled = false;
@@ -259,7 +260,12 @@ impl Connection {
             && ecr != 0
         {
             let ms = self.ts_now(now).wrapping_sub(ecr);
-            if ms < 3_600_000 {
+            // Karn for timestamps: an echo older than our latest retransmission may belong to
+            // the original transmission whose ACK was lost (RFC 7323 §4.2 notes the inflation).
+            let after_rtx = self
+                .rtx_ts
+                .is_none_or(|r| (ecr.wrapping_sub(r) as i32) >= 0);
+            if ms < 3_600_000 && after_rtx {
                 self.rtt.sample(Duration::from_millis(u64::from(ms)));
                 sampled = true;
             }

@@ -241,6 +241,7 @@ impl Connection {
         let end = seq.wrapping_add(len + u32::from(fin));
         if seq.lt(self.snd_max) {
             self.high_rxt = self.high_rxt.max(end);
+            self.rtx_ts = Some(self.ts_now(now));
             self.retransmits += 1;
             stats.retransmits += 1;
             if self.rtt_probe.is_some_and(|(e, _)| seq.lt(e)) {
