@@ -295,6 +295,31 @@ fn rto_comment_filter_finds_exactly_the_rto_retransmissions() {
         text.contains("RTO #1 fired (rto=") && text.contains("RTO #2 fired (rto="),
         "{text}"
     );
+
+    // After a timeout the sender goes back to SND.UNA: those retransmissions are not "RTO" ones.
+    let d = scratch("sim_rto_goback");
+    let (_, pcap, t) = sim(
+        &d,
+        &[
+            "--bytes",
+            "1mb",
+            "--rate",
+            "20mbit",
+            "--impair",
+            "drop seq=400000 count=2",
+        ],
+    );
+    let t = trace(&t);
+    let cause = |c: &str| count(&t, |v| is(v, "client", "send") && v.str("cause") == Some(c));
+    assert!(cause("goback_n") > 0);
+    assert_eq!(
+        tshark_count(&pcap, "frame.comment contains \"RTO\""),
+        cause("rto")
+    );
+    assert_eq!(
+        tshark_count(&pcap, "frame.comment contains \"go-back-N\""),
+        cause("goback_n")
+    );
 }
 
 #[test]

@@ -578,7 +578,7 @@ impl Observer {
                 }
                 _ if t.rto_recover.is_some() => (
                     "goback_n",
-                    "retransmit after RTO: go-back-N from SND.UNA (RFC 5681 §3.1, RFC 6298 §5)"
+                    "go-back-N retransmit after a timeout, from SND.UNA (RFC 5681 §3.1, RFC 6298 §5)"
                         .into(),
                 ),
                 _ if moved.fast > 0 && t.recover.is_none() && t.dupacks >= 3 => {
