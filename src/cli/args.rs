@@ -47,6 +47,8 @@ pub enum Command {
     Sim(super::sim::SimArgs),
     /// Plot a decision trace (from `tunstack sim --trace`) as SVG.
     Plot(super::plot::PlotArgs),
+    /// Show the connections and counters of a running `tunstack up`, like `ss -ti`.
+    Ss(super::ss::SsArgs),
 }
 
 #[derive(Args, Debug, Clone)]

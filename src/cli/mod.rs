@@ -3,6 +3,7 @@
 pub mod args;
 pub mod plot;
 pub mod sim;
+pub mod ss;
 pub mod units;
 
 use std::io::{self, Read, Write};
@@ -33,6 +34,7 @@ pub fn main() -> ExitCode {
         Command::Connect(a) => connect(a),
         Command::Sim(a) => sim::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Ss(a) => ss::run(a),
     }
 }
 
@@ -194,6 +196,7 @@ fn up(a: UpArgs) -> ExitCode {
     if let Some(line) = describe_emulator(&a.emu) {
         eprintln!("tunstack: emulator (each direction): {line}");
     }
+    let _ss = ss::start_for_up(&net, &name);
     eprintln!("tunstack: ready (try: ping {addr}; Ctrl-C or SIGTERM to stop)");
     match rt.wait() {
         Ok(r) => {

@@ -268,7 +268,7 @@ impl Data {
             ],
             x_range: Some((0.0, t1)),
             y_range: None,
-            legend_at: Corner::BottomRight,
+            legend_at: Corner::TopRight,
         };
         vec![
             ("time-sequence".to_string(), seq),
