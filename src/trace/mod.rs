@@ -8,6 +8,7 @@
 //! over the emulated link (`tunstack sim`) and feeds the observer; `json` reads traces back
 //! for `tunstack plot`.
 
+mod explain;
 pub mod json;
 pub mod lab;
 pub mod observer;

@@ -11,13 +11,14 @@
 
 use std::collections::HashMap;
 
-use super::{Event, Host, Kind, Seg, Snapshot, fmt_us};
+pub use super::explain::Totals;
+use super::explain::{cwnd_reason, drop_reason, make_seg, snapshot, tcp_bytes, transition_rfc};
+use super::{Event, Host, Kind, Seg, fmt_us};
 use crate::link::rules::{ACK, FIN, RST, SYN, TcpView};
 use crate::socket::TcpHandle;
 use crate::stack::Stack;
 use crate::stack::StatKind;
 use crate::tcp::TcpStats;
-use crate::tcp::connection::Connection;
 use crate::tcp::segment::Segment;
 use crate::time::Instant;
 
@@ -27,25 +28,6 @@ pub enum Ctx {
     Input,
     Timer,
     App,
-}
-
-/// Summary counters of one host.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Totals {
-    pub segments_sent: u64,
-    pub data_segments: u64,
-    pub retransmissions: u64,
-    pub rto_retransmissions: u64,
-    pub fast_retransmissions: u64,
-    pub other_retransmissions: u64,
-    pub dup_acks_received: u64,
-    pub packets_dropped: u64,
-    pub rtt_samples: u64,
-    pub rtt_sum_us: u64,
-    pub rtt_min_us: Option<u64>,
-    pub rtt_max_us: u64,
-    /// Time spent in each state, summed over connections (state name, µs), in first-seen order.
-    pub time_in_state: Vec<(&'static str, u64)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -104,6 +86,10 @@ pub struct Observer {
     events: Vec<Event>,
     stack_drops: Vec<u64>,
     tcp_before: TcpStats,
+    /// Counters at the start of the current batch (see `set_batching`).
+    batch_base: TcpStats,
+    batching: bool,
+    batch_open: bool,
     ctx: Ctx,
     moved: Moved,
     rto_used: bool,
@@ -123,6 +109,9 @@ impl Observer {
             events: Vec::new(),
             stack_drops: Vec::new(),
             tcp_before: TcpStats::default(),
+            batch_base: TcpStats::default(),
+            batching: false,
+            batch_open: false,
             ctx: Ctx::App,
             moved: Moved::default(),
             rto_used: false,
@@ -160,14 +149,37 @@ impl Observer {
                 .map(|c| c.2),
         );
         self.tcp_before = stack.tcp().stats().clone();
+        if self.batching && self.batch_open {
+            return;
+        }
+        self.batch_open = true;
+        self.batch_base = self.tcp_before.clone();
+        self.rto_used = false;
+        self.challenge_used = false;
         for t in &mut self.tracks {
             t.rto_before = t.last.rto;
         }
     }
 
+    /// For a driver that feeds several events to the stack before draining `poll_transmit`
+    /// (the TUN runtime): what moved is counted from the first event of the batch until
+    /// `batch_done`, so a segment's cause is still found after the batch.
+    pub fn set_batching(&mut self, on: bool) {
+        self.batching = on;
+    }
+
+    /// The driver drained `poll_transmit`: the next event starts a new batch.
+    pub fn batch_done(&mut self) {
+        self.batch_open = false;
+    }
+
     fn begin(&mut self, stack: &Stack, ctx: Ctx) {
         let s = stack.tcp().stats();
-        let b = &self.tcp_before;
+        let b = if self.batching {
+            &self.batch_base
+        } else {
+            &self.tcp_before
+        };
         self.ctx = ctx;
         self.moved = Moved {
             rto: s.rto_expirations - b.rto_expirations,
@@ -176,14 +188,12 @@ impl Observer {
             keepalive: s.keepalive_probes - b.keepalive_probes,
             challenge: s.challenge_acks - b.challenge_acks,
         };
-        self.rto_used = false;
-        self.challenge_used = false;
     }
 
     /// After `handle_packet(now, packet)`. Returns the drop reason when the stack dropped it.
     pub fn after_input(&mut self, now: Instant, stack: &Stack, packet: &[u8]) -> Option<String> {
         self.begin(stack, Ctx::Input);
-        let reason = self.drop_reason(stack);
+        let reason = drop_reason(stack, &self.stack_drops, &self.tcp_before);
         let view = TcpView::parse(packet);
         let idx = view.and_then(|v| self.track(now, stack, v.dst_port, v.src_port));
         let seg = match (view, idx) {
@@ -217,59 +227,6 @@ impl Observer {
     pub fn after_app(&mut self, now: Instant, stack: &Stack) {
         self.begin(stack, Ctx::App);
         self.sweep_all(now, stack);
-    }
-
-    /// The counter that moved during the last call, as the reason for a drop.
-    fn drop_reason(&self, stack: &Stack) -> Option<String> {
-        let drops = stack
-            .stats()
-            .counters()
-            .into_iter()
-            .filter(|c| c.1 == StatKind::Drop);
-        for (c, before) in drops.zip(&self.stack_drops) {
-            if c.2 > *before {
-                return Some(format!("ip: {}", c.0));
-            }
-        }
-        let (s, b) = (stack.tcp().stats(), &self.tcp_before);
-        let tcp = [
-            ("bad checksum", s.drop_bad_checksum, b.drop_bad_checksum),
-            ("malformed segment", s.drop_malformed, b.drop_malformed),
-            (
-                "outside the receive window (RFC 9293 §3.10.7.4)",
-                s.drop_out_of_window,
-                b.drop_out_of_window,
-            ),
-            (
-                "PAWS: old timestamp (RFC 7323 §5)",
-                s.drop_paws,
-                b.drop_paws,
-            ),
-            (
-                "unacceptable ACK (RFC 5961 §5)",
-                s.drop_bad_ack,
-                b.drop_bad_ack,
-            ),
-            (
-                "data after close (RFC 1122 §4.2.2.13)",
-                s.drop_after_close,
-                b.drop_after_close,
-            ),
-            (
-                "reassembly queue full",
-                s.drop_reassembly_full,
-                b.drop_reassembly_full,
-            ),
-            (
-                "listen backlog full",
-                s.listen_overflows,
-                b.listen_overflows,
-            ),
-            ("connection limit", s.connection_limit, b.connection_limit),
-        ];
-        tcp.iter()
-            .find(|(_, a, b)| a > b)
-            .map(|(r, _, _)| format!("tcp: {r}"))
     }
 
     /// The track of (local port, remote port), found in the stack's table on first sight.
@@ -428,7 +385,14 @@ impl Observer {
             t.rto_recover = past(t.rto_recover);
         }
         if (cwnd, ssthresh) != (t.last.cwnd, t.last.ssthresh) && state != "CLOSED" {
-            let reason = cwnd_reason(ctx, moved, t, cwnd, ssthresh);
+            let reason = cwnd_reason(
+                ctx,
+                moved.rto > 0,
+                moved.fast > 0,
+                t.recover.is_some(),
+                (t.last.cwnd, t.last.ssthresh),
+                (cwnd, ssthresh),
+            );
             ev.push(Kind::Cwnd {
                 cwnd,
                 ssthresh: (ssthresh != u32::MAX).then_some(ssthresh),
@@ -566,7 +530,7 @@ impl Observer {
                 Ctx::Timer if moved.keepalive > 0 => {
                     ("keepalive", "keep-alive probe (RFC 1122 §4.2.3.6)".into())
                 }
-                Ctx::Timer => {
+                _ if ctx == Ctx::Timer || (moved.rto > 0 && !self.rto_used) => {
                     if !self.rto_used {
                         t.rto_n += 1;
                         self.rto_used = true;
@@ -684,52 +648,6 @@ impl Observer {
     }
 }
 
-fn tcp_bytes<'a>(p: &'a [u8], v: &TcpView) -> Option<&'a [u8]> {
-    p.get(v.tcp_off..v.payload_off + v.payload_len)
-}
-
-/// A segment with sequence numbers relative to `seq0` (its sender's ISN) and `ack0`.
-fn make_seg(v: &TcpView, s: &Segment<'_>, seq0: u32, ack0: u32) -> Seg {
-    let mut flags = String::new();
-    for (f, c) in [(SYN, 'S'), (FIN, 'F'), (RST, 'R'), (0x08, 'P'), (ACK, 'A')] {
-        if v.has(f) {
-            flags.push(c);
-        }
-    }
-    Seg {
-        seq: v.seq.wrapping_sub(seq0),
-        len: v.payload_len as u32,
-        ack: if v.has(ACK) {
-            v.ack.wrapping_sub(ack0)
-        } else {
-            0
-        },
-        flags,
-        win: u32::from(v.window),
-        sack: s
-            .options
-            .sack_blocks
-            .iter()
-            .flatten()
-            .map(|(l, r)| (l.0.wrapping_sub(ack0), r.0.wrapping_sub(ack0)))
-            .collect(),
-    }
-}
-
-fn snapshot(c: &Connection) -> Snapshot {
-    let i = c.info();
-    Snapshot {
-        state: i.state,
-        cwnd: i.cwnd,
-        ssthresh: (i.ssthresh != u32::MAX).then_some(i.ssthresh),
-        srtt_us: i.srtt.map(|d| d.total_micros()),
-        rto_us: i.rto.total_micros(),
-        flight: c.snd_max.since(c.snd_una),
-        rwnd: i.rcv_wnd,
-        snd_wnd: i.snd_wnd,
-    }
-}
-
 /// Add the time spent in the old state and move to `to`.
 fn account(totals: &mut Totals, t: &mut Track, now: Instant, to: &'static str) {
     let from = t.last.state;
@@ -742,56 +660,4 @@ fn account(totals: &mut Totals, t: &mut Track, now: Instant, to: &'static str) {
     }
     t.state_since = now;
     t.last.state = to;
-}
-
-fn cwnd_reason(ctx: Ctx, m: Moved, t: &Track, cwnd: u32, ssthresh: u32) -> &'static str {
-    if ctx == Ctx::Timer && m.rto > 0 {
-        "RTO: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS (RFC 5681 §3.1 eq. 4)"
-    } else if ctx == Ctx::Input && m.fast > 0 && t.recover.is_none() && ssthresh != t.last.ssthresh
-    {
-        "fast retransmit: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = ssthresh + 3·SMSS (RFC 5681 §3.2)"
-    } else if t.last.cwnd == 0 {
-        "initial window (RFC 6928 §2)"
-    } else if ctx == Ctx::App {
-        "restart after idle (RFC 5681 §4.1)"
-    } else if t.recover.is_some() && cwnd > t.last.cwnd {
-        "recovery: inflate by SMSS per dupACK (RFC 5681 §3.2 step 4)"
-    } else if t.recover.is_some() && cwnd < t.last.cwnd {
-        "recovery: deflate on ACK (RFC 6582 §3.2 step 3)"
-    } else if cwnd < t.last.cwnd {
-        "window reduced"
-    } else if cwnd <= ssthresh {
-        "slow start: cwnd += min(N, SMSS) per ACK (RFC 5681 §3.1, RFC 3465)"
-    } else {
-        "congestion avoidance: cwnd += SMSS·SMSS/cwnd per ACK (RFC 5681 §3.1)"
-    }
-}
-
-/// The rule of RFC 9293 behind a state change.
-fn transition_rfc(from: &str, to: &str, ctx: Ctx) -> &'static str {
-    match (from, to) {
-        ("CLOSED", "SYN-SENT") => "RFC 9293 §3.10.1: OPEN call, active: send SYN",
-        ("CLOSED" | "LISTEN", "SYN-RECEIVED") => "RFC 9293 §3.10.7.2: LISTEN, SYN arrives",
-        ("SYN-SENT", "ESTABLISHED") => "RFC 9293 §3.10.7.3: SYN-SENT, our SYN acknowledged",
-        ("SYN-SENT", "SYN-RECEIVED") => "RFC 9293 §3.10.7.3: simultaneous open",
-        ("SYN-RECEIVED", "ESTABLISHED") => "RFC 9293 §3.10.7.4 fifth check: ACK of our SYN",
-        ("ESTABLISHED", "FIN-WAIT-1") | ("CLOSE-WAIT", "LAST-ACK") => {
-            "RFC 9293 §3.10.4: CLOSE call, send FIN"
-        }
-        ("ESTABLISHED" | "SYN-RECEIVED", "CLOSE-WAIT") => {
-            "RFC 9293 §3.10.7.4 eighth check: FIN arrives"
-        }
-        ("FIN-WAIT-1", "FIN-WAIT-2") => "RFC 9293 §3.10.7.4 fifth check: our FIN acknowledged",
-        ("FIN-WAIT-1", "CLOSING") => "RFC 9293 §3.10.7.4 eighth check: FIN arrives",
-        ("FIN-WAIT-1", "TIME-WAIT") => {
-            "RFC 9293 §3.10.7.4 eighth check: FIN arrives, our FIN acknowledged"
-        }
-        ("FIN-WAIT-2", "TIME-WAIT") => "RFC 9293 §3.10.7.4 eighth check: FIN arrives",
-        ("CLOSING", "TIME-WAIT") => "RFC 9293 §3.10.7.4 fifth check: our FIN acknowledged",
-        ("LAST-ACK", "CLOSED") => "RFC 9293 §3.10.7.4 fifth check: our FIN acknowledged",
-        ("TIME-WAIT", "CLOSED") => "RFC 9293 §3.10.8: time-wait timeout (2×MSL)",
-        (_, "CLOSED") if ctx == Ctx::Timer => "RFC 9293 §3.8.3: retransmission limit (R2) reached",
-        (_, "CLOSED") => "RFC 9293 §3.10.7.4 second check: RST",
-        _ => "RFC 9293 §3.3.2",
-    }
 }
