@@ -630,3 +630,104 @@ fn corrupt(p: &mut [u8], v: &TcpView) {
         *b ^= 1;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    /// An IPv4 + TCP packet (no options) with `payload` bytes.
+    fn packet(sport: u16, dport: u16, seq: u32, flags: u8, payload: usize) -> Vec<u8> {
+        let total = 40 + payload;
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[9] = 6;
+        p[20..22].copy_from_slice(&sport.to_be_bytes());
+        p[22..24].copy_from_slice(&dport.to_be_bytes());
+        p[24..28].copy_from_slice(&seq.to_be_bytes());
+        p[32] = 5 << 4;
+        p[33] = flags;
+        p
+    }
+
+    #[test]
+    fn counts_data_segments_per_flow_and_direction() {
+        let mut e = RuleEngine::new(vec![parse_rule("drop data#2").unwrap()]);
+        let mut out = Vec::new();
+        let now = Instant::ZERO;
+        e.push(now, Side::C2S, packet(1000, 80, 7, SYN, 0), &mut out);
+        e.push(now, Side::C2S, packet(1000, 80, 8, ACK, 100), &mut out);
+        e.push(now, Side::S2C, packet(80, 1000, 1, ACK, 100), &mut out); // other direction
+        e.push(now, Side::C2S, packet(2000, 80, 1, ACK, 100), &mut out); // other flow, its #1
+        e.push(now, Side::C2S, packet(1000, 80, 108, ACK, 100), &mut out); // flow 1 data#2
+        e.push(now, Side::C2S, packet(2000, 80, 101, ACK, 100), &mut out); // flow 2 data#2
+        assert_eq!(out.len(), 4);
+        let hits = e.take_hits();
+        assert_eq!(hits.len(), 2);
+        assert!(
+            hits.iter()
+                .all(|h| h.action == "drop" && h.side == Side::C2S)
+        );
+    }
+
+    #[test]
+    fn seq_rule_uses_relative_sequence_numbers() {
+        let mut e = RuleEngine::new(vec![parse_rule("drop seq=150").unwrap()]);
+        let mut out = Vec::new();
+        let now = Instant::ZERO;
+        e.push(now, Side::C2S, packet(1, 2, 1_000_000, SYN, 0), &mut out);
+        e.push(now, Side::C2S, packet(1, 2, 1_000_001, ACK, 100), &mut out); // bytes 1..=100
+        e.push(now, Side::C2S, packet(1, 2, 1_000_101, ACK, 100), &mut out); // 101..=200: dropped
+        e.push(now, Side::C2S, packet(1, 2, 1_000_101, ACK, 100), &mut out); // retransmission passes
+        assert_eq!(out.len(), 3);
+    }
+
+    #[test]
+    fn delay_and_reorder_hold_packets_until_due() {
+        let mut e = RuleEngine::new(vec![
+            parse_rule("delay ack#1 by 10ms").unwrap(),
+            parse_rule("reorder data#1").unwrap(),
+        ]);
+        let mut out = Vec::new();
+        e.push(Instant::ZERO, Side::S2C, packet(2, 1, 5, ACK, 0), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(e.poll_timeout(), Some(Instant::from_millis(10)));
+        assert!(e.poll_release(Instant::from_millis(9)).is_none());
+        assert!(e.poll_release(Instant::from_millis(10)).is_some());
+        e.push(Instant::ZERO, Side::C2S, packet(1, 2, 1, ACK, 10), &mut out);
+        assert!(out.is_empty(), "data#1 waits for data#2");
+        e.push(
+            Instant::ZERO,
+            Side::C2S,
+            packet(1, 2, 11, ACK, 10),
+            &mut out,
+        );
+        let seqs: Vec<u32> = out.iter().map(|p| TcpView::parse(p).unwrap().seq).collect();
+        assert_eq!(seqs, vec![11, 1]);
+        assert!(e.poll_timeout().is_none());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut rng = Rng::new(5);
+        let rules =
+            parse_rules("drop data#1\ndrop seq=3\ncorrupt pkt#2\nreorder pkt#3\ndup syn").unwrap();
+        let mut e = RuleEngine::new(rules);
+        let mut out = Vec::new();
+        for i in 0..2000u64 {
+            let len = rng.below(80) as usize;
+            let mut p = vec![0u8; len];
+            rng.fill(&mut p);
+            if len > 0 && i % 2 == 0 {
+                p[0] = 0x45;
+            }
+            if len > 9 {
+                p[9] = 6;
+            }
+            let _ = TcpView::parse(&p);
+            e.push(Instant::from_micros(i), Side::C2S, p, &mut out);
+            while e.poll_release(Instant::from_micros(i)).is_some() {}
+        }
+    }
+}
