@@ -97,6 +97,32 @@ fn three_plots_with_their_series() {
 }
 
 #[test]
+fn zooming_keeps_only_the_window() {
+    let lines = trace_lines(&["drop data#40"]);
+    let all = tunstack::plot::charts(lines.iter().map(String::as_str), 1).expect("charts");
+    let zoom = tunstack::plot::charts_in(lines.iter().map(String::as_str), 1, Some((0.2, 0.4)))
+        .expect("charts");
+    let n = |c: &[(String, tunstack::plot::svg::Chart)]| {
+        points(&series(&c[0].1.render()), "data segments")
+    };
+    assert!(
+        n(&zoom) > 0 && n(&zoom) < n(&all),
+        "{} of {}",
+        n(&zoom),
+        n(&all)
+    );
+    let ticks = texts(&zoom[0].1.render());
+    assert!(
+        ticks.iter().any(|t| t == "0.30"),
+        "time axis covers the window: {ticks:?}"
+    );
+    assert!(
+        tunstack::plot::charts_in(lines.iter().map(String::as_str), 1, Some((500.0, 600.0)))
+            .is_err()
+    );
+}
+
+#[test]
 fn a_clean_run_has_no_retransmission_marks() {
     let lines = trace_lines(&[]);
     let charts = tunstack::plot::charts(lines.iter().map(String::as_str), 1).expect("charts");

@@ -16,6 +16,12 @@ pub struct PlotArgs {
     /// Which flow to plot (1-based).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub flow: u32,
+    /// Zoom: start of the time window, e.g. 0.8s.
+    #[arg(long, value_name = "TIME", value_parser = super::units::duration)]
+    pub from: Option<std::time::Duration>,
+    /// Zoom: end of the time window, e.g. 1.2s.
+    #[arg(long, value_name = "TIME", value_parser = super::units::duration)]
+    pub to: Option<std::time::Duration>,
 }
 
 pub fn run(a: PlotArgs) -> ExitCode {
@@ -23,7 +29,19 @@ pub fn run(a: PlotArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return super::fail(format!("{}: {e}", a.trace.display())),
     };
-    match tunstack::plot::render_dir(text.lines(), &a.out, a.flow) {
+    let window = match (a.from, a.to) {
+        (None, None) => None,
+        (f, t) => Some((
+            f.map_or(0.0, |d| d.as_secs_f64()),
+            t.map_or(f64::MAX, |d| d.as_secs_f64()),
+        )),
+    };
+    if let Some((f, t)) = window
+        && t <= f
+    {
+        return super::fail("--to must be after --from");
+    }
+    match tunstack::plot::render_dir(text.lines(), &a.out, a.flow, window) {
         Ok(files) => {
             for f in files {
                 println!("{}", f.display());

@@ -265,7 +265,7 @@ pub fn run(a: SimArgs) -> ExitCode {
         wall.as_secs_f64()
     );
     if let (Some(dir), Some(lines)) = (&a.plot, &sink.lines) {
-        match tunstack::plot::render_dir(lines.iter().map(String::as_str), dir, 1) {
+        match tunstack::plot::render_dir(lines.iter().map(String::as_str), dir, 1, None) {
             Ok(files) => {
                 for f in files {
                     println!("plot           {}", f.display());

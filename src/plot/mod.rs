@@ -18,7 +18,19 @@ pub fn charts<'a>(
     lines: impl Iterator<Item = &'a str>,
     flow: u32,
 ) -> Result<Vec<(String, Chart)>, String> {
-    let mut d = Data::default();
+    charts_in(lines, flow, None)
+}
+
+/// Like `charts`, zoomed to the time window [from, to] seconds.
+pub fn charts_in<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    flow: u32,
+    window: Option<(f64, f64)>,
+) -> Result<Vec<(String, Chart)>, String> {
+    let mut d = Data {
+        window,
+        ..Data::default()
+    };
     for (n, line) in lines.enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -28,7 +40,12 @@ pub fn charts<'a>(
     }
     if d.events == 0 {
         return Err(format!(
-            "the trace has no events of flow {flow} from the client"
+            "the trace has no events of flow {flow} from the client{}",
+            if window.is_some() {
+                " in that time window"
+            } else {
+                ""
+            }
         ));
     }
     Ok(d.charts(flow))
@@ -39,8 +56,9 @@ pub fn render_dir<'a>(
     lines: impl Iterator<Item = &'a str>,
     dir: &Path,
     flow: u32,
+    window: Option<(f64, f64)>,
 ) -> io::Result<Vec<PathBuf>> {
-    let charts = charts(lines, flow).map_err(io::Error::other)?;
+    let charts = charts_in(lines, flow, window).map_err(io::Error::other)?;
     std::fs::create_dir_all(dir)?;
     let mut out = Vec::new();
     for (name, c) in charts {
@@ -53,6 +71,8 @@ pub fn render_dir<'a>(
 
 #[derive(Default)]
 struct Data {
+    /// Only events in [from, to] seconds.
+    window: Option<(f64, f64)>,
     events: u64,
     data: Vec<(f64, f64)>,
     rexmit: Vec<(f64, f64)>,
@@ -77,6 +97,9 @@ impl Data {
         let Some(t) = v.num("t").map(|t| t / 1e6) else {
             return;
         };
+        if self.window.is_some_and(|(a, b)| t < a || t > b) {
+            return;
+        }
         self.events += 1;
         self.t_max = self.t_max.max(t);
         let n = |k: &str| v.num(k);
@@ -145,11 +168,22 @@ impl Data {
     }
 
     fn charts(self, flow: u32) -> Vec<(String, Chart)> {
-        let t1 = self.t_max.max(1e-3);
+        let (t0, t1) = match self.window {
+            Some((a, b)) => (a, b.min(self.t_max).max(a + 1e-3)),
+            None => (0.0, self.t_max.max(1e-3)),
+        };
         let data_top = [&self.data, &self.rexmit, &self.acks]
             .iter()
             .flat_map(|s| s.iter().map(|p| p.1))
             .fold(1.0, f64::max);
+        // Zoomed in, the sequence axis starts near the data instead of at 0.
+        let data_bottom = match self.window {
+            Some(_) => [&self.data, &self.rexmit, &self.acks]
+                .iter()
+                .flat_map(|s| s.iter().map(|p| p.1))
+                .fold(data_top, f64::min),
+            None => 0.0,
+        };
         let top = data_top;
         let (div, unit) = if top >= 1e7 {
             (1e6, "MB")
@@ -161,8 +195,8 @@ impl Data {
         let scale = |p: &[(f64, f64)]| -> Vec<(f64, f64)> {
             p.iter().map(|&(x, y)| (x, y / div)).collect()
         };
-        let line = |p: &[(f64, f64)]| decimate(&scale(p), 0.0, t1, COLUMNS);
-        let bars = |p: &[(f64, f64)]| thin_bars(&scale(p), t1);
+        let line = |p: &[(f64, f64)]| decimate(&scale(p), t0, t1, COLUMNS);
+        let bars = |p: &[(f64, f64)]| thin_bars(&scale(p), t0, t1);
         let seq = Chart {
             title: format!("Time–sequence graph (client → server, flow {flow})"),
             x_label: "time (s)".into(),
@@ -205,9 +239,12 @@ impl Data {
                     scale(&self.rexmit_marks),
                 ),
             ],
-            x_range: Some((0.0, t1)),
+            x_range: Some((t0, t1)),
             // The window edge may run far above the data: it is cut off there.
-            y_range: Some((0.0, data_top / div * 1.15)),
+            y_range: Some((
+                (data_bottom - (data_top - data_bottom) * 0.05).max(0.0) / div,
+                (data_bottom + (data_top - data_bottom) * 1.15) / div,
+            )),
             legend_at: Corner::TopLeft,
         };
         let kb = |p: &[(f64, f64)]| -> Vec<(f64, f64)> {
@@ -242,11 +279,11 @@ impl Data {
                     kb(&self.flight),
                 ),
             ],
-            x_range: Some((0.0, t1)),
+            x_range: Some((t0, t1)),
             y_range: None,
             legend_at: Corner::TopRight,
         };
-        let ms = |p: &[(f64, f64)]| decimate(p, 0.0, t1, COLUMNS);
+        let ms = |p: &[(f64, f64)]| decimate(p, t0, t1, COLUMNS);
         let rtt = Chart {
             title: format!("Round-trip time (client, flow {flow})"),
             x_label: "time (s)".into(),
@@ -266,7 +303,7 @@ impl Data {
                 ),
                 s("RTO", "#d62728", Style::Step { width: 2.5 }, ms(&self.rto)),
             ],
-            x_range: Some((0.0, t1)),
+            x_range: Some((t0, t1)),
             y_range: None,
             legend_at: Corner::TopRight,
         };
@@ -294,11 +331,11 @@ fn split_nan(p: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 }
 
 /// Merge vertical bars that fall in the same pixel column into one (lowest start, highest end).
-fn thin_bars(p: &[(f64, f64)], t1: f64) -> Vec<(f64, f64)> {
+fn thin_bars(p: &[(f64, f64)], t0: f64, t1: f64) -> Vec<(f64, f64)> {
     if p.len() <= COLUMNS * 4 {
         return p.to_vec();
     }
-    let col = |x: f64| ((x / t1) * COLUMNS as f64).floor() as i64;
+    let col = |x: f64| (((x - t0) / (t1 - t0)) * COLUMNS as f64).floor() as i64;
     let mut out: Vec<(f64, f64)> = Vec::new();
     let mut cur: Option<(i64, f64, f64, f64)> = None;
     for b in p.chunks_exact(2) {
