@@ -8,6 +8,7 @@
 //! - `tcp`: the TCP engine (RFC 9293)
 //! - `link`: the link emulator (`Impair`) and the simulator
 //! - `capture`: pcap files for Wireshark
+//! - `trace`, `plot`: why the stack did what it did (decision trace, annotated captures, plots)
 //! - `runtime`: the TUN driver thread (the only code that touches the OS)
 //! - `api`: `std::net`-like blocking sockets over a running stack
 //! - `services`: echo, discard, chargen, http, udp-echo
@@ -16,6 +17,7 @@ pub mod api;
 pub mod capture;
 pub mod link;
 pub mod plot;
+pub mod reference;
 pub mod rng;
 pub mod runtime;
 pub mod services;
