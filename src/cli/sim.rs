@@ -14,7 +14,7 @@ use super::units;
 use tunstack::capture::{Capture, Direction};
 use tunstack::link::ImpairConfig;
 use tunstack::link::rules::{self, Rule};
-use tunstack::trace::lab::{CLIENT_ADDR, Lab, LabConfig, Outcome, SERVER_ADDR, Sink};
+use tunstack::trace::lab::{CLIENT_ADDR, Impl, Lab, LabConfig, Outcome, SERVER_ADDR, Sink};
 use tunstack::trace::observer::Totals;
 use tunstack::trace::{Event, fmt_us};
 use tunstack::{Duration, Instant, StackConfig};
@@ -157,9 +157,18 @@ pub fn lab_config(a: &SimArgs, rules: Vec<Rule>) -> LabConfig {
         Some(d) => a.time_limit.min(d + StdDuration::from_secs(600)),
         None => a.time_limit,
     };
+    let which = |s: &str| {
+        if s == "smoltcp" {
+            Impl::Smoltcp
+        } else {
+            Impl::Ours
+        }
+    };
     LabConfig {
         client: stack(CLIENT_ADDR, sc),
         server: stack(SERVER_ADDR, ss),
+        client_impl: which(&a.client),
+        server_impl: which(&a.server),
         c2s: link.clone(),
         s2c: link,
         rules,
@@ -205,13 +214,6 @@ impl Sink for FileSink {
 }
 
 pub fn run(a: SimArgs) -> ExitCode {
-    for (side, which) in [("--client", &a.client), ("--server", &a.server)] {
-        if which == "smoltcp" {
-            return usage(format!(
-                "{side} smoltcp: not available yet (the smoltcp reference endpoint is not in this build)"
-            ));
-        }
-    }
     if a.recovery == "sack" && a.sack == "off" {
         return usage("--recovery sack needs --sack on (or use --recovery newreno)");
     }
@@ -377,7 +379,12 @@ pub fn summary(a: &SimArgs, cfg: &LabConfig, o: &Outcome) -> String {
             .iter()
             .map(|(st, us)| format!("{st} {}", fmt_us(*us)))
             .collect();
-        s += &format!("states {name}  {}\n", states.join(", "));
+        let states = if states.is_empty() {
+            "(not visible from outside smoltcp)".to_string()
+        } else {
+            states.join(", ")
+        };
+        s += &format!("states {name}  {states}\n");
     }
     s
 }

@@ -12,8 +12,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use super::observer::{Observer, Totals};
 use super::{Event, Host, Kind};
 use crate::capture::Direction;
+use crate::link::endpoint::{Endpoint, TcpEndpoint};
 use crate::link::rules::{Rule, RuleEngine, Side, TcpView};
 use crate::link::{Impair, ImpairConfig, ImpairStats};
+use crate::reference::{SmolConfig, SmolStack};
 use crate::socket::{SocketError, TcpHandle};
 use crate::stack::{Stack, StackConfig};
 use crate::tcp::Shutdown;
@@ -32,6 +34,10 @@ const BUF: usize = 65535;
 pub struct LabConfig {
     pub client: StackConfig,
     pub server: StackConfig,
+    /// Which implementation runs on each side (smoltcp takes addresses, seed and buffer sizes
+    /// from the `StackConfig`).
+    pub client_impl: Impl,
+    pub server_impl: Impl,
     pub c2s: ImpairConfig,
     pub s2c: ImpairConfig,
     pub rules: Vec<Rule>,
@@ -57,6 +63,8 @@ impl Default for LabConfig {
         LabConfig {
             client: stack(CLIENT_ADDR, 1),
             server: stack(SERVER_ADDR, 2),
+            client_impl: Impl::Ours,
+            server_impl: Impl::Ours,
             c2s: ImpairConfig::default(),
             s2c: ImpairConfig::default(),
             rules: Vec::new(),
@@ -66,6 +74,61 @@ impl Default for LabConfig {
             flows: 1,
             record: true,
             time_limit: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The TCP/IP implementation of one side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Impl {
+    Ours,
+    Smoltcp,
+}
+
+/// One side of the lab: our stack (observed from inside) or smoltcp (seen on the wire only).
+enum Peer {
+    Ours(Box<Stack>),
+    Smol(Box<SmolStack>),
+}
+
+impl Peer {
+    fn new(which: Impl, cfg: &StackConfig, peer: std::net::Ipv4Addr) -> Peer {
+        match which {
+            Impl::Ours => Peer::Ours(Box::new(Stack::new(cfg.clone()))),
+            Impl::Smoltcp => Peer::Smol(Box::new(SmolStack::new(SmolConfig {
+                addr: cfg.addr,
+                prefix_len: cfg.prefix_len,
+                gateway: peer,
+                mtu: cfg.mtu,
+                rx_buffer: cfg.tcp.recv_buffer,
+                tx_buffer: cfg.tcp.send_buffer,
+                seed: cfg.seed,
+                timestamps: cfg.tcp.timestamps,
+                congestion: if cfg.tcp.cc == "none" {
+                    smoltcp::socket::tcp::CongestionControl::None
+                } else {
+                    smoltcp::socket::tcp::CongestionControl::Reno
+                },
+                ..SmolConfig::default()
+            }))),
+        }
+    }
+    fn ep(&mut self) -> &mut dyn TcpEndpoint {
+        match self {
+            Peer::Ours(s) => s.as_mut(),
+            Peer::Smol(s) => s.as_mut(),
+        }
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Peer::Ours(s) => Endpoint::poll_timeout(s.as_ref()),
+            Peer::Smol(s) => Endpoint::poll_timeout(s.as_ref()),
+        }
+    }
+    fn ours(&self) -> Option<&Stack> {
+        match self {
+            Peer::Ours(s) => Some(s),
+            Peer::Smol(_) => None,
         }
     }
 }
@@ -117,8 +180,8 @@ struct Flow {
 
 pub struct Lab {
     cfg: LabConfig,
-    client: Stack,
-    server: Stack,
+    client: Peer,
+    server: Peer,
     c2s: Impair,
     s2c: Impair,
     rules: RuleEngine,
@@ -139,16 +202,22 @@ impl Lab {
     pub fn new(cfg: LabConfig) -> Result<Lab, SocketError> {
         let mut rng = crate::rng::Rng::new(cfg.seed);
         let (s1, s2) = (rng.next_u64(), rng.next_u64());
-        let mut client = Stack::new(cfg.client.clone());
-        let mut server = Stack::new(cfg.server.clone());
-        let listener = server.tcp_listen(SocketAddrV4::new(cfg.server.addr, PORT))?;
+        let mut client = Peer::new(cfg.client_impl, &cfg.client, cfg.server.addr);
+        let mut server = Peer::new(cfg.server_impl, &cfg.server, cfg.client.addr);
+        let listener = server
+            .ep()
+            .tcp_listen(SocketAddrV4::new(cfg.server.addr, PORT))?;
         let mut obs_c = Observer::new(Host::Client, cfg.record);
         let mut obs_s = Observer::new(Host::Server, cfg.record);
         let mut flows = Vec::new();
         let remote = SocketAddrV4::new(cfg.server.addr, PORT);
         for i in 0..cfg.flows {
-            let h = client.tcp_connect(Instant::ZERO, remote)?;
-            let port = client.tcp().local_addr(h)?.port();
+            let h = client.ep().tcp_connect(Instant::ZERO, remote)?;
+            // smoltcp does not say its port: it is learned from the flow's SYN.
+            let port = match client.ours() {
+                Some(c) => c.tcp().local_addr(h)?.port(),
+                None => 0,
+            };
             obs_c.flows.insert(port, i + 1);
             obs_s.flows.insert(port, i + 1);
             flows.push(Flow {
@@ -182,19 +251,22 @@ impl Lab {
         })
     }
 
-    pub fn client(&self) -> &Stack {
-        &self.client
+    /// Our stack on the client side (None when it is smoltcp).
+    pub fn client(&self) -> Option<&Stack> {
+        self.client.ours()
     }
-    pub fn server(&self) -> &Stack {
-        &self.server
+    pub fn server(&self) -> Option<&Stack> {
+        self.server.ours()
     }
 
     /// Run the transfer to its end (or the time limit).
     pub fn run(&mut self, sink: &mut dyn Sink) -> Outcome {
         let limit = Instant::ZERO + self.cfg.time_limit;
         // The SYNs of `connect` are waiting.
-        self.obs_c.before(&self.client);
-        self.obs_c.after_app(self.now, &self.client);
+        if let Some(c) = self.client.ours() {
+            self.obs_c.before(c);
+            self.obs_c.after_app(self.now, c);
+        }
         self.flush(sink);
         self.transmit(Host::Client, sink);
         let mut done_at = None;
@@ -270,11 +342,15 @@ impl Lab {
                 work = true;
             }
             for host in [Host::Client, Host::Server] {
-                let (stack, obs) = self.side(host);
-                if stack.poll_timeout().is_some_and(|t| t <= now) {
-                    obs.before(stack);
-                    stack.handle_timeout(now);
-                    obs.after_timer(now, stack);
+                let (peer, obs) = self.side(host);
+                if peer.poll_timeout().is_some_and(|t| t <= now) {
+                    if let Some(s) = peer.ours() {
+                        obs.before(s);
+                    }
+                    peer.ep().handle_timeout(now);
+                    if let Some(s) = peer.ours() {
+                        obs.after_timer(now, s);
+                    }
                     self.flush(sink);
                     self.transmit(host, sink);
                     work = true;
@@ -292,7 +368,7 @@ impl Lab {
         }
     }
 
-    fn side(&mut self, host: Host) -> (&mut Stack, &mut Observer) {
+    fn side(&mut self, host: Host) -> (&mut Peer, &mut Observer) {
         match host {
             Host::Client => (&mut self.client, &mut self.obs_c),
             Host::Server => (&mut self.server, &mut self.obs_s),
@@ -310,10 +386,18 @@ impl Lab {
 
     fn deliver(&mut self, host: Host, p: &[u8], sink: &mut dyn Sink) {
         let now = self.now;
-        let (stack, obs) = self.side(host);
-        obs.before(stack);
-        stack.handle_packet(now, p);
-        let reason = obs.after_input(now, stack, p);
+        let (peer, obs) = self.side(host);
+        if let Some(s) = peer.ours() {
+            obs.before(s);
+        }
+        peer.ep().handle_packet(now, p);
+        let reason = match peer.ours() {
+            Some(s) => obs.after_input(now, s, p),
+            None => {
+                obs.on_foreign_recv(now, p);
+                None
+            }
+        };
         if host == Host::Client {
             let peer = TcpView::parse(p).and_then(|v| self.s2c_comments.get(&v.ip_id));
             let comment = match (peer, &reason) {
@@ -334,15 +418,27 @@ impl Lab {
     fn transmit(&mut self, host: Host, sink: &mut dyn Sink) {
         let now = self.now;
         loop {
-            let (stack, obs) = match host {
+            let (peer, obs) = match host {
                 Host::Client => (&mut self.client, &mut self.obs_c),
                 Host::Server => (&mut self.server, &mut self.obs_s),
             };
-            let Some(n) = stack.poll_transmit(now, &mut self.buf) else {
+            let Some(n) = peer.ep().poll_transmit(now, &mut self.buf) else {
                 break;
             };
             let p = self.buf.get(..n).unwrap_or(&[]).to_vec();
-            let comment = obs.on_send(now, stack, &p);
+            let comment = match peer.ours() {
+                Some(s) => obs.on_send(now, s, &p),
+                None => {
+                    if host == Host::Client {
+                        learn_port(&mut self.flows, &mut self.obs_c, &mut self.obs_s, &p);
+                    }
+                    let obs = match host {
+                        Host::Client => &mut self.obs_c,
+                        Host::Server => &mut self.obs_s,
+                    };
+                    obs.on_foreign_send(now, &p)
+                }
+            };
             let side = match host {
                 Host::Client => {
                     if self.cfg.record {
@@ -426,14 +522,22 @@ impl Lab {
         let now = self.now;
         let sending = self.send_deadline().is_none_or(|d| now < d);
         let mut any = false;
-        self.obs_c.before(&self.client);
-        self.obs_s.before(&self.server);
-        while let Ok(h) = self.server.tcp_accept(self.listener) {
-            let port = self.server.tcp().peer_addr(h).map(|a| a.port()).ok();
-            if let Some(f) = self.flows.iter_mut().find(|f| Some(f.port) == port) {
-                f.server = Some(h);
-            } else {
-                self.server.tcp_close(now, h);
+        if let Some(c) = self.client.ours() {
+            self.obs_c.before(c);
+        }
+        if let Some(s) = self.server.ours() {
+            self.obs_s.before(s);
+        }
+        while let Ok(h) = self.server.ep().tcp_accept(self.listener) {
+            // smoltcp does not say the peer's port: flows are matched in accept order.
+            let port = self.server.ours().and_then(|s| s.tcp().peer_addr(h).ok());
+            let slot = match port {
+                Some(a) => self.flows.iter_mut().find(|f| f.port == a.port()),
+                None => self.flows.iter_mut().find(|f| f.server.is_none()),
+            };
+            match slot {
+                Some(f) => f.server = Some(h),
+                None => self.server.ep().tcp_close(now, h),
             }
             any = true;
         }
@@ -452,6 +556,7 @@ impl Lab {
                 let want = (target - f.res.sent).min((BUF - off) as u64) as usize;
                 match self
                     .client
+                    .ep()
                     .tcp_send(now, f.client, &self.data[off..off + want])
                 {
                     Ok(0) => break,
@@ -468,17 +573,20 @@ impl Lab {
             }
             // Close once everything written is acknowledged (the send buffer is empty), so the
             // transfer itself runs in ESTABLISHED.
-            let drained = self
-                .client
-                .tcp()
-                .send_capacity(f.client)
-                .is_ok_and(|c| c >= self.cfg.client.tcp.send_buffer);
+            let drained = match self.client.ours() {
+                Some(c) => c
+                    .tcp()
+                    .send_capacity(f.client)
+                    .is_ok_and(|c| c >= self.cfg.client.tcp.send_buffer),
+                None => true,
+            };
             if !f.shut
                 && (f.res.sent >= target || !sending)
                 && drained
                 && f.res.error.is_none()
                 && self
                     .client
+                    .ep()
                     .tcp_shutdown(now, f.client, Shutdown::Write)
                     .is_ok()
             {
@@ -487,9 +595,9 @@ impl Lab {
             }
             if let Some(s) = f.server.filter(|_| !f.server_closed) {
                 loop {
-                    match self.server.tcp_recv(now, s, &mut rbuf) {
+                    match self.server.ep().tcp_recv(now, s, &mut rbuf) {
                         Ok(0) => {
-                            self.server.tcp_close(now, s);
+                            self.server.ep().tcp_close(now, s);
                             f.server_closed = true;
                             if f.res.received == f.res.sent {
                                 f.res.done_at.get_or_insert(now);
@@ -510,10 +618,10 @@ impl Lab {
                 }
             }
             if !f.client_eof && f.shut {
-                match self.client.tcp_recv(now, f.client, &mut rbuf) {
+                match self.client.ep().tcp_recv(now, f.client, &mut rbuf) {
                     Ok(0) => {
                         f.client_eof = true;
-                        self.client.tcp_close(now, f.client);
+                        self.client.ep().tcp_close(now, f.client);
                         any = true;
                     }
                     Ok(_) | Err(SocketError::WouldBlock) => {}
@@ -521,16 +629,34 @@ impl Lab {
                 }
             }
             if f.res.error.is_none()
-                && let Some(e) = self.client.tcp_mut().take_error(f.client)
+                && let Peer::Ours(c) = &mut self.client
+                && let Some(e) = c.tcp_mut().take_error(f.client)
             {
                 f.res.error = Some(e);
                 any = true;
             }
         }
         if any {
-            self.obs_c.after_app(now, &self.client);
-            self.obs_s.after_app(now, &self.server);
+            if let Some(c) = self.client.ours() {
+                self.obs_c.after_app(now, c);
+            }
+            if let Some(s) = self.server.ours() {
+                self.obs_s.after_app(now, s);
+            }
         }
         any
+    }
+}
+
+/// A smoltcp client's SYN tells which port a flow got (flows connect in order).
+fn learn_port(flows: &mut [Flow], obs_c: &mut Observer, obs_s: &mut Observer, p: &[u8]) {
+    let Some(v) = TcpView::parse(p) else { return };
+    if !v.has(crate::link::rules::SYN) || flows.iter().any(|f| f.port == v.src_port) {
+        return;
+    }
+    if let Some((i, f)) = flows.iter_mut().enumerate().find(|(_, f)| f.port == 0) {
+        f.port = v.src_port;
+        obs_c.flows.insert(v.src_port, i as u32 + 1);
+        obs_s.flows.insert(v.src_port, i as u32 + 1);
     }
 }

@@ -9,6 +9,8 @@
 //! `window_probes`, ...) and whether the segment's sequence range was sent before.
 //! When `record` is off only the summary counters are kept (no strings are built).
 
+mod foreign;
+
 use std::collections::HashMap;
 
 pub use super::explain::Totals;
@@ -96,6 +98,8 @@ pub struct Observer {
     challenge_used: bool,
     max_handle: u32,
     pub totals: Totals,
+    /// Connections of an endpoint we cannot look inside (smoltcp), by (local, remote) port.
+    foreign: HashMap<(u16, u16), foreign::Flow>,
 }
 
 impl Observer {
@@ -118,6 +122,7 @@ impl Observer {
             challenge_used: false,
             max_handle: 0,
             totals: Totals::default(),
+            foreign: HashMap::new(),
         }
     }
 
