@@ -24,6 +24,9 @@ use crate::tcp::TcpStats;
 use crate::tcp::segment::Segment;
 use crate::time::Instant;
 
+/// Finished connections kept before the track table is compacted.
+const COMPACT_SLACK: usize = 256;
+
 /// What woke the stack before the segments now being sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ctx {
@@ -91,12 +94,15 @@ pub struct Observer {
     /// Counters at the start of the current batch (see `set_batching`).
     batch_base: TcpStats,
     batching: bool,
+    keep_events: bool,
     batch_open: bool,
     ctx: Ctx,
     moved: Moved,
     rto_used: bool,
     challenge_used: bool,
     max_handle: u32,
+    /// Tracks of connections still in the table, by handle.
+    live: HashMap<u32, usize>,
     pub totals: Totals,
     /// Connections of an endpoint we cannot look inside (smoltcp), by (local, remote) port.
     foreign: HashMap<(u16, u16), foreign::Flow>,
@@ -115,12 +121,14 @@ impl Observer {
             tcp_before: TcpStats::default(),
             batch_base: TcpStats::default(),
             batching: false,
+            keep_events: true,
             batch_open: false,
             ctx: Ctx::App,
             moved: Moved::default(),
             rto_used: false,
             challenge_used: false,
             max_handle: 0,
+            live: HashMap::new(),
             totals: Totals::default(),
             foreign: HashMap::new(),
         }
@@ -131,8 +139,13 @@ impl Observer {
         self.events.drain(..)
     }
 
+    /// Build comments but keep no events (a driver that only writes a capture).
+    pub fn set_keep_events(&mut self, keep: bool) {
+        self.keep_events = keep;
+    }
+
     fn push(&mut self, t: Instant, flow: u32, kind: Kind) {
-        if self.record {
+        if self.record && self.keep_events {
             self.events.push(Event {
                 t,
                 host: self.host,
@@ -246,14 +259,14 @@ impl Observer {
                 return Some(i);
             }
         }
-        // Handles are small integers handed out in order: scan past the largest seen.
+        // Handles are small integers handed out in order: a new connection sits above (or a
+        // little below) the largest handle seen so far.
         let tcp = stack.tcp();
-        let found = (1..=self.max_handle + 256).map(TcpHandle).find_map(|h| {
+        let low = self.max_handle.saturating_sub(1024).max(1);
+        let found = (low..=self.max_handle + 256).map(TcpHandle).find_map(|h| {
             let c = tcp.connection(h)?;
-            (c.local.port() == local
-                && c.remote.port() == remote
-                && !self.tracks.iter().any(|t| t.handle == h && !t.gone))
-            .then_some((h, c))
+            (c.local.port() == local && c.remote.port() == remote && !self.live.contains_key(&h.0))
+                .then_some((h, c))
         })?;
         let (h, c) = found;
         self.max_handle = self.max_handle.max(h.0);
@@ -288,6 +301,7 @@ impl Observer {
             gone: false,
         });
         self.by_ports.insert((local, remote), i);
+        self.live.insert(h.0, i);
         let (l, r) = (c.local.to_string(), c.remote.to_string());
         self.push(
             now,
@@ -305,6 +319,19 @@ impl Observer {
         for i in 0..self.tracks.len() {
             if !self.tracks[i].gone {
                 self.sweep(now, stack, i);
+            }
+        }
+        // A long-running stack closes many connections: forget the finished ones.
+        if self.tracks.len() > 2 * self.live.len() + COMPACT_SLACK {
+            self.tracks.retain(|t| !t.gone);
+            self.by_ports.clear();
+            self.live.clear();
+            for (i, t) in self.tracks.iter().enumerate() {
+                let c = stack.tcp().connection(t.handle);
+                if let Some(c) = c {
+                    self.by_ports.insert((c.local.port(), c.remote.port()), i);
+                }
+                self.live.insert(t.handle.0, i);
             }
         }
     }
@@ -328,6 +355,7 @@ impl Observer {
                 };
                 account(&mut self.totals, t, now, "CLOSED");
                 t.gone = true;
+                self.live.remove(&t.handle.0);
                 self.push(
                     now,
                     flow,
