@@ -29,6 +29,8 @@ const MAX_ROUNDS: u32 = 10_000;
 /// After the transfer, packets still in flight get this long to land.
 const DRAIN: Duration = Duration::from_secs(5);
 const BUF: usize = 65535;
+/// Bound on remembered server comments (entries of lost packets are never looked up).
+const MAX_COMMENTS: usize = 1 << 18;
 
 #[derive(Clone, Debug)]
 pub struct LabConfig {
@@ -194,7 +196,9 @@ pub struct Lab {
     data: Vec<u8>,
     out: Vec<Vec<u8>>,
     /// The server's cause for each packet still on the link, by IPv4 identification.
-    s2c_comments: HashMap<u16, String>,
+    /// The server's cause for each packet on the link, by a hash of its bytes (smoltcp sends
+    /// every datagram with IPv4 identification 0, so the ID cannot tell them apart).
+    s2c_comments: HashMap<u64, String>,
     rule_actions: u64,
 }
 
@@ -399,7 +403,7 @@ impl Lab {
             }
         };
         if host == Host::Client {
-            let peer = TcpView::parse(p).and_then(|v| self.s2c_comments.get(&v.ip_id));
+            let peer = self.s2c_comments.get(&packet_key(p));
             let comment = match (peer, &reason) {
                 (Some(c), Some(r)) => Some(format!("server: {c} | dropped by client: {r}")),
                 (Some(c), None) => Some(format!("server: {c}")),
@@ -447,8 +451,12 @@ impl Lab {
                     Side::C2S
                 }
                 Host::Server => {
-                    if let (Some(c), Some(v)) = (comment, TcpView::parse(&p)) {
-                        self.s2c_comments.insert(v.ip_id, c);
+                    if let Some(c) = comment {
+                        if self.s2c_comments.len() >= MAX_COMMENTS {
+                            // Only packets lost on the link stay behind; forget them.
+                            self.s2c_comments.clear();
+                        }
+                        self.s2c_comments.insert(packet_key(&p), c);
                     }
                     Side::S2C
                 }
@@ -659,4 +667,12 @@ fn learn_port(flows: &mut [Flow], obs_c: &mut Observer, obs_s: &mut Observer, p:
         obs_c.flows.insert(v.src_port, i as u32 + 1);
         obs_s.flows.insert(v.src_port, i as u32 + 1);
     }
+}
+
+/// A key for a packet's bytes (std's SipHash with fixed keys: the same in every run).
+fn packet_key(p: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    p.hash(&mut h);
+    h.finish()
 }
