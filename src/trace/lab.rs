@@ -199,6 +199,8 @@ pub struct Lab {
     /// The server's cause for each packet on the link, by a hash of its bytes (smoltcp sends
     /// every datagram with IPv4 identification 0, so the ID cannot tell them apart).
     s2c_comments: HashMap<u64, String>,
+    /// The same by IPv4 identification, for a packet the link corrupted (its bytes changed).
+    s2c_by_id: HashMap<u16, u64>,
     rule_actions: u64,
 }
 
@@ -251,6 +253,7 @@ impl Lab {
             data,
             out: Vec::new(),
             s2c_comments: HashMap::new(),
+            s2c_by_id: HashMap::new(),
             rule_actions: 0,
         })
     }
@@ -402,17 +405,26 @@ impl Lab {
                 None
             }
         };
-        if host == Host::Client {
-            let peer = self.s2c_comments.get(&packet_key(p));
-            let comment = match (peer, &reason) {
-                (Some(c), Some(r)) => Some(format!("server: {c} | dropped by client: {r}")),
-                (Some(c), None) => Some(format!("server: {c}")),
-                (None, Some(r)) => Some(format!("dropped by client: {r}")),
-                (None, None) => None,
+        if host == Host::Client && self.cfg.record {
+            let c = match self.s2c_comments.get(&packet_key(p)) {
+                Some(c) => c.clone(),
+                None => {
+                    // Not a byte-exact copy of anything the server sent: corrupted on the way.
+                    let id = TcpView::parse(p).map(|v| v.ip_id).filter(|id| *id != 0);
+                    let orig = id
+                        .and_then(|id| self.s2c_by_id.get(&id))
+                        .and_then(|k| self.s2c_comments.get(k));
+                    match orig {
+                        Some(c) => format!("{c} (corrupted on the link)"),
+                        None => "(corrupted on the link)".to_string(),
+                    }
+                }
             };
-            if self.cfg.record {
-                sink.packet(now, Direction::In, p, comment.as_deref());
-            }
+            let comment = match &reason {
+                Some(r) => format!("server: {c} | dropped by client: {r}"),
+                None => format!("server: {c}"),
+            };
+            sink.packet(now, Direction::In, p, Some(&comment));
         }
         self.flush(sink);
         self.transmit(host, sink);
@@ -455,8 +467,13 @@ impl Lab {
                         if self.s2c_comments.len() >= MAX_COMMENTS {
                             // Only packets lost on the link stay behind; forget them.
                             self.s2c_comments.clear();
+                            self.s2c_by_id.clear();
                         }
-                        self.s2c_comments.insert(packet_key(&p), c);
+                        let key = packet_key(&p);
+                        self.s2c_comments.insert(key, c);
+                        if let Some(v) = TcpView::parse(&p) {
+                            self.s2c_by_id.insert(v.ip_id, key);
+                        }
                     }
                     Side::S2C
                 }
