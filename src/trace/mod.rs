@@ -12,6 +12,7 @@ mod explain;
 pub mod json;
 pub mod lab;
 pub mod observer;
+pub mod tap;
 
 use std::fmt::Write as _;
 
