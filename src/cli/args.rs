@@ -38,8 +38,7 @@ pub enum Command {
                             echo hello | sudo tunstack connect 198.18.0.1:9000"
     )]
     Connect(ConnectArgs),
-    /// Simulate a transfer between two stacks over an emulated link (no root): summary, annotated
-    /// pcapng, decision trace, plots, scripted impairments.
+    /// Simulate a transfer over an emulated link in virtual time (no root); explain it.
     #[command(
         after_help = "Example:\n  tunstack sim --bytes 10mb --rtt 50ms --rate 20mbit --impair 'drop data#30' \\\n    \
                             --pcap sim.pcapng --trace sim.jsonl --plot plots/"
