@@ -13,6 +13,9 @@ pub struct PlotArgs {
     /// Directory for time-sequence.svg, cwnd.svg and rtt.svg (created if missing).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
+    /// Whose sending to plot: client (the `sim` data sender) or server (our stack in `up`).
+    #[arg(long, value_name = "HOST", default_value = "client", value_parser = ["client", "server"])]
+    pub host: String,
     /// Which flow to plot (1-based).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub flow: u32,
@@ -41,7 +44,12 @@ pub fn run(a: PlotArgs) -> ExitCode {
     {
         return super::fail("--to must be after --from");
     }
-    match tunstack::plot::render_dir(text.lines(), &a.out, a.flow, window) {
+    let view = tunstack::plot::View {
+        host: a.host.clone(),
+        flow: a.flow,
+        window,
+    };
+    match tunstack::plot::render_dir(text.lines(), &a.out, &view) {
         Ok(files) => {
             for f in files {
                 println!("{}", f.display());

@@ -267,7 +267,15 @@ pub fn run(a: SimArgs) -> ExitCode {
         wall.as_secs_f64()
     );
     if let (Some(dir), Some(lines)) = (&a.plot, &sink.lines) {
-        match tunstack::plot::render_dir(lines.iter().map(String::as_str), dir, 1, None) {
+        match tunstack::plot::render_dir(
+            lines.iter().map(String::as_str),
+            dir,
+            &tunstack::plot::View {
+                host: "client".into(),
+                flow: 1,
+                window: None,
+            },
+        ) {
             Ok(files) => {
                 for f in files {
                     println!("plot           {}", f.display());

@@ -21,14 +21,37 @@ pub fn charts<'a>(
     charts_in(lines, flow, None)
 }
 
+/// Which sender to plot: the host ("client" or "server"), its flow, an optional time window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct View {
+    pub host: String,
+    pub flow: u32,
+    pub window: Option<(f64, f64)>,
+}
+
 /// Like `charts`, zoomed to the time window [from, to] seconds.
 pub fn charts_in<'a>(
     lines: impl Iterator<Item = &'a str>,
     flow: u32,
     window: Option<(f64, f64)>,
 ) -> Result<Vec<(String, Chart)>, String> {
+    let view = View {
+        host: "client".into(),
+        flow,
+        window,
+    };
+    charts_for(lines, &view)
+}
+
+/// The three charts of one sender.
+pub fn charts_for<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    view: &View,
+) -> Result<Vec<(String, Chart)>, String> {
+    let (flow, window) = (view.flow, view.window);
     let mut d = Data {
         window,
+        host: view.host.clone(),
         ..Data::default()
     };
     for (n, line) in lines.enumerate() {
@@ -40,7 +63,8 @@ pub fn charts_in<'a>(
     }
     if d.events == 0 {
         return Err(format!(
-            "the trace has no events of flow {flow} from the client{}",
+            "the trace has no events of flow {flow} of the {}{}",
+            view.host,
             if window.is_some() {
                 " in that time window"
             } else {
@@ -55,10 +79,9 @@ pub fn charts_in<'a>(
 pub fn render_dir<'a>(
     lines: impl Iterator<Item = &'a str>,
     dir: &Path,
-    flow: u32,
-    window: Option<(f64, f64)>,
+    view: &View,
 ) -> io::Result<Vec<PathBuf>> {
-    let charts = charts_in(lines, flow, window).map_err(io::Error::other)?;
+    let charts = charts_for(lines, view).map_err(io::Error::other)?;
     std::fs::create_dir_all(dir)?;
     let mut out = Vec::new();
     for (name, c) in charts {
@@ -71,6 +94,8 @@ pub fn render_dir<'a>(
 
 #[derive(Default)]
 struct Data {
+    /// The sending host whose view is plotted.
+    host: String,
     /// Only events in [from, to] seconds.
     window: Option<(f64, f64)>,
     events: u64,
@@ -91,7 +116,7 @@ struct Data {
 
 impl Data {
     fn add(&mut self, v: &Value, flow: u32) {
-        if v.str("host") != Some("client") || v.num("flow") != Some(f64::from(flow)) {
+        if v.str("host") != Some(self.host.as_str()) || v.num("flow") != Some(f64::from(flow)) {
             return;
         }
         let Some(t) = v.num("t").map(|t| t / 1e6) else {
@@ -168,6 +193,11 @@ impl Data {
     }
 
     fn charts(self, flow: u32) -> Vec<(String, Chart)> {
+        let (me, peer) = if self.host == "client" {
+            ("client", "server")
+        } else {
+            ("server", "client")
+        };
         let (t0, t1) = match self.window {
             Some((a, b)) => (a, b.min(self.t_max).max(a + 1e-3)),
             None => (0.0, self.t_max.max(1e-3)),
@@ -198,7 +228,7 @@ impl Data {
         let line = |p: &[(f64, f64)]| decimate(&scale(p), t0, t1, COLUMNS);
         let bars = |p: &[(f64, f64)]| thin_bars(&scale(p), t0, t1);
         let seq = Chart {
-            title: format!("Time–sequence graph (client → server, flow {flow})"),
+            title: format!("Time–sequence graph ({me} → {peer}, flow {flow})"),
             x_label: "time (s)".into(),
             y_label: format!("relative sequence number ({unit})"),
             series: vec![
@@ -256,7 +286,7 @@ impl Data {
             )
         };
         let cwnd = Chart {
-            title: format!("Congestion window (client, flow {flow})"),
+            title: format!("Congestion window ({me}, flow {flow})"),
             x_label: "time (s)".into(),
             y_label: "kB (1000 bytes)".into(),
             series: vec![
@@ -285,7 +315,7 @@ impl Data {
         };
         let ms = |p: &[(f64, f64)]| decimate(p, t0, t1, COLUMNS);
         let rtt = Chart {
-            title: format!("Round-trip time (client, flow {flow})"),
+            title: format!("Round-trip time ({me}, flow {flow})"),
             x_label: "time (s)".into(),
             y_label: "milliseconds".into(),
             series: vec![

@@ -95,6 +95,8 @@ pub struct Observer {
     batch_base: TcpStats,
     batching: bool,
     keep_events: bool,
+    auto_flows: bool,
+    next_flow: u32,
     batch_open: bool,
     ctx: Ctx,
     moved: Moved,
@@ -122,6 +124,8 @@ impl Observer {
             batch_base: TcpStats::default(),
             batching: false,
             keep_events: true,
+            auto_flows: false,
+            next_flow: 0,
             batch_open: false,
             ctx: Ctx::App,
             moved: Moved::default(),
@@ -137,6 +141,11 @@ impl Observer {
     /// Events since the last call.
     pub fn drain(&mut self) -> std::vec::Drain<'_, Event> {
         self.events.drain(..)
+    }
+
+    /// Number connections 1, 2, ... as they appear (when the driver has no flow list).
+    pub fn set_auto_flows(&mut self, on: bool) {
+        self.auto_flows = on;
     }
 
     /// Build comments but keep no events (a driver that only writes a capture).
@@ -274,7 +283,16 @@ impl Observer {
             Host::Client => local,
             Host::Server => remote,
         };
-        let flow = self.flows.get(&client_port).copied().unwrap_or(0);
+        let flow = match self.flows.get(&client_port) {
+            Some(f) => *f,
+            None if self.auto_flows => {
+                // Numbered in order of appearance (the TUN runtime has no flow list).
+                self.next_flow += 1;
+                self.flows.insert(client_port, self.next_flow);
+                self.next_flow
+            }
+            None => 0,
+        };
         let i = self.tracks.len();
         self.tracks.push(Track {
             flow,

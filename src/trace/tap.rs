@@ -8,6 +8,8 @@
 //! `filter(Side::S2C, ..)`; held packets come back from `poll_release`.
 //! On a TUN, `c2s` is kernel → our stack and `s2c` our stack → kernel.
 
+use std::io::Write;
+
 use super::Host;
 use super::observer::Observer;
 use crate::link::rules::{Rule, RuleEngine, RuleHit, Side};
@@ -18,21 +20,51 @@ pub struct Tap {
     obs: Option<Observer>,
     rules: Option<RuleEngine>,
     hits: u64,
+    /// The decision trace (JSON lines), written as each batch is sent.
+    trace: Option<Box<dyn Write + Send>>,
+    trace_errors: u64,
 }
 
 impl Tap {
     /// `annotate`: build capture comments; `rules`: scripted impairments (may be empty).
     pub fn new(annotate: bool, rules: Vec<Rule>) -> Tap {
-        let obs = annotate.then(|| {
+        Tap::with_trace(annotate, rules, None)
+    }
+
+    /// Also write the decision trace (docs/trace-schema.md; `host` is "server", times are µs
+    /// since the driver started).
+    pub fn with_trace(
+        annotate: bool,
+        rules: Vec<Rule>,
+        trace: Option<Box<dyn Write + Send>>,
+    ) -> Tap {
+        let obs = (annotate || trace.is_some()).then(|| {
             let mut o = Observer::new(Host::Server, true);
             o.set_batching(true);
-            o.set_keep_events(false);
+            o.set_keep_events(trace.is_some());
+            o.set_auto_flows(true);
             o
         });
         Tap {
             obs,
             rules: (!rules.is_empty()).then(|| RuleEngine::new(rules)),
             hits: 0,
+            trace,
+            trace_errors: 0,
+        }
+    }
+
+    /// Trace lines that could not be written.
+    pub fn trace_errors(&self) -> u64 {
+        self.trace_errors
+    }
+
+    /// Push buffered trace lines to the file.
+    pub fn flush(&mut self) {
+        if let Some(w) = self.trace.as_mut()
+            && w.flush().is_err()
+        {
+            self.trace_errors += 1;
         }
     }
 
@@ -70,6 +102,13 @@ impl Tap {
     pub fn sent_all(&mut self) {
         if let Some(o) = self.obs.as_mut() {
             o.batch_done();
+            if let Some(w) = self.trace.as_mut() {
+                for e in o.drain() {
+                    if writeln!(w, "{}", e.to_json()).is_err() {
+                        self.trace_errors += 1;
+                    }
+                }
+            }
         }
     }
 
