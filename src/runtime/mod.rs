@@ -9,6 +9,8 @@ mod driver;
 mod link;
 mod ops;
 pub mod signals;
+mod smol_driver;
+mod smol_services;
 mod waker;
 
 use std::fmt;
@@ -19,6 +21,8 @@ use std::thread::JoinHandle;
 pub use device::{DeviceError, TunDevice, TunOptions};
 pub use link::Link;
 pub(crate) use ops::{Cmd, OpFn, Step};
+pub use smol_driver::{SmolReport, SmolRuntime, SmolRuntimeConfig};
+pub use smol_services::{ConnSummary, SMOL_SERVICES, ServiceCounters, SmolServices};
 pub(crate) use waker::Waker;
 
 use crate::api::Net;
