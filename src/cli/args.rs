@@ -80,6 +80,12 @@ pub struct TunArgs {
     /// TCP congestion control.
     #[arg(long, value_name = "ALGO", value_parser = ["newreno", "reno", "cubic", "none"])]
     pub cc: Option<String>,
+    /// TCP connections at most (all states); further SYNs are dropped and counted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// TCP send and receive buffer per connection, e.g. 64kb (default 256kb).
+    #[arg(long, value_name = "SIZE", value_parser = units::size)]
+    pub tcp_buffer: Option<u64>,
 }
 
 /// The link emulator, applied to each direction of the TUN path independently.

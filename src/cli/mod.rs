@@ -135,6 +135,12 @@ fn bring_up(
     if let Some(cc) = &t.cc {
         stack.tcp.cc = cc.clone();
     }
+    stack.tcp.max_connections = t
+        .max_connections
+        .map_or(stack.tcp.max_connections, |n| n as usize);
+    if let Some(b) = t.tcp_buffer {
+        (stack.tcp.send_buffer, stack.tcp.recv_buffer) = (b.max(1) as usize, b.max(1) as usize);
+    }
     let dev = TunDevice::open(&TunOptions {
         name: t.tun.clone(),
         host_addr: t.host_addr,

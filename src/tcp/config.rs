@@ -50,6 +50,9 @@ pub struct TcpConfig {
     pub user_timeout: Option<Duration>,
     /// Challenge ACKs per connection per second (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// Answer SYNs with SYN cookies when a listener's SYN queue is full (RFC 4987 §3.6; Linux
+    /// `tcp_syncookies=1`).
+    pub syn_cookies: bool,
 }
 
 impl Default for TcpConfig {
@@ -77,6 +80,7 @@ impl Default for TcpConfig {
             reassembly_max_segments: 256,
             user_timeout: None,
             challenge_ack_limit: 10,
+            syn_cookies: true,
         }
     }
 }
@@ -119,13 +123,22 @@ pub struct TcpStats {
     pub drop_after_close: u64,
     /// Out-of-order data dropped because the reassembly bound was hit.
     pub drop_reassembly_full: u64,
+    /// SYN,FIN segments to a listener, dropped (as Linux).
+    pub drop_syn_fin: u64,
     /// SYNs dropped because a listener's backlog was full.
     pub listen_overflows: u64,
+    /// SYN cookies sent, ACKs that carried a valid one (connection rebuilt), and ACKs whose
+    /// cookie failed while cookies were in use (answered with RST).
+    pub syncookies_sent: u64,
+    pub syncookies_ok: u64,
+    pub syncookies_failed: u64,
     /// SYNs / connects refused because `max_connections` was reached.
     pub connection_limit: u64,
     pub rst_received: u64,
     /// RSTs for segments to nowhere not sent because the RST queue was full.
     pub rst_limited: u64,
+    /// ACKs for unacceptable segments without data not sent (one per 500 ms, as Linux).
+    pub oow_acks_limited: u64,
     /// RFC 5961 challenge ACKs sent, and those suppressed by the rate limit.
     pub challenge_acks: u64,
     pub challenge_ack_limited: u64,

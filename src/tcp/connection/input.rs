@@ -17,6 +17,8 @@ use crate::time::{Duration, Instant};
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 /// Timestamp ticks (ms) a segment may lag TS.Recent before PAWS drops it (Linux: 1).
 const PAWS_SLACK: i32 = 1;
+/// Least time between ACKs for unacceptable segments without data (Linux: 500 ms).
+const OOW_ACK_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Connection {
     /// A segment for this connection (checksum already verified).
@@ -46,18 +48,18 @@ impl Connection {
         let mut fin = seg.has(FIN);
         let seg_len = payload.len() as u32 + u32::from(syn) + u32::from(fin);
 
-        // RFC 7323 §5.3 R1: PAWS. A timestamp older than TS.Recent marks an old duplicate. Like
-        // Linux we allow one tick of slack and let pure ACKs through (a reordered ACK is not an
-        // old duplicate; the ACK checks below still validate it).
+        // RFC 7323 §5.3 R1: PAWS. A timestamp older than TS.Recent marks an old duplicate: ACK
+        // and drop (RSTs are exempt). Like Linux: one tick of slack, and a reordered duplicate
+        // ACK that changes nothing passes (tcp_disordered_ack).
         if self.ts_ok
             && !seg.has(RST)
-            && seg_len > 0
             && let Some((tsval, _)) = seg.options.timestamps
             && (tsval.wrapping_sub(self.ts_recent) as i32) < -PAWS_SLACK
             && now - self.last_rcv_time() < PAWS_IDLE
+            && !self.disordered_ack(seg, seq, seg_len, tsval)
         {
             stats.drop_paws += 1;
-            self.ack_now = true;
+            self.oow_ack(now, seg_len == 0 || syn, stats);
             return;
         }
 
@@ -84,7 +86,7 @@ impl Connection {
                 self.ack_now = true;
             } else {
                 if !seg.has(RST) {
-                    self.ack_now = true; // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    self.oow_ack(now, seg_len == 0 || syn, stats);
                 }
                 if self.state == State::TimeWait && seg.has(FIN) {
                     // §3.10.7.4 eighth step: a retransmitted FIN restarts the 2·MSL timeout.
@@ -119,7 +121,17 @@ impl Connection {
             return;
         }
 
-        // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
+        // Fourth: SYN. SYN-RECEIVED from a passive OPEN: "return this connection to the LISTEN
+        // state"; like Linux we also answer as CLOSED would (§3.10.7.1): RST.
+        if syn && self.state == State::SynReceived && self.passive {
+            self.rst_out = Some(match seg.has(ACK) {
+                true => (seg.ack, None),
+                false => (SeqNum(0), Some(seg.seq.wrapping_add(seg.seg_len()))),
+            });
+            self.set_state(State::Closed, "rcvd SYN in SYN-RECEIVED");
+            return;
+        }
+        // In a synchronized state: challenge ACK (RFC 5961 §4.2).
         if syn {
             self.challenge_ack(now, stats);
             return;
@@ -214,8 +226,10 @@ impl Connection {
         if !payload.is_empty() && self.state.can_receive_data() {
             if self.orphan {
                 // RFC 1122 §4.2.2.13: data after CLOSE cannot be delivered: RST shows it was lost.
+                // Like Linux, the RST is the CLOSED state's answer (§3.10.7.1): <SEQ=SEG.ACK><RST>.
                 stats.drop_after_close += 1;
                 self.abort("data after close");
+                self.rst_out = Some((seg.ack, None));
                 return;
             }
             self.take_text(now, seq, payload, stats);
@@ -223,6 +237,9 @@ impl Connection {
                 // shutdown(Read): acknowledged and discarded, as Linux does.
                 self.rcv_buf.clear();
             }
+        } else if !payload.is_empty() && self.state == State::TimeWait {
+            // §3.10.7.4 seventh: text in TIME-WAIT is ignored; like Linux we still ACK it.
+            self.ack_now = true;
         }
 
         // Eighth: FIN (only once every byte before it has arrived).
@@ -440,6 +457,38 @@ impl Connection {
         self.ack_now = true;
     }
 
+    /// Linux's tcp_disordered_ack: a pure duplicate ACK at RCV.NXT that cannot move the window
+    /// and lags TS.Recent by less than an RTO is a reordered ACK, not an old duplicate.
+    fn disordered_ack(&self, seg: &Segment<'_>, seq: SeqNum, seg_len: u32, tsval: u32) -> bool {
+        let wnd = u32::from(seg.window) << self.snd_wscale;
+        let may_update =
+            seq.gt(self.snd_wl1) || (seq == self.snd_wl1 && (wnd > self.snd_wnd || wnd == 0));
+        let lag = u64::from(self.ts_recent.wrapping_sub(tsval));
+        seg_len == 0
+            && seg.has(ACK)
+            && seq == self.rcv_nxt
+            && seg.ack == self.snd_una
+            && !may_update
+            && lag <= self.rtt.rto().total_millis()
+    }
+
+    /// §3.10.7.4 first step: an unacceptable segment draws <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+    /// For segments without data (`limited`) at most one per `OOW_ACK_INTERVAL`, as Linux
+    /// (tcp_invalid_ratelimit), so two ends cannot ping-pong ACKs.
+    fn oow_ack(&mut self, now: Instant, limited: bool, stats: &mut TcpStats) {
+        if limited {
+            if self
+                .last_oow_ack
+                .is_some_and(|t| now - t < OOW_ACK_INTERVAL)
+            {
+                stats.oow_acks_limited += 1;
+                return;
+            }
+            self.last_oow_ack = Some(now);
+        }
+        self.ack_now = true;
+    }
+
     /// Any acceptable segment shows the peer is alive (RFC 1122 §4.2.3.6) and updates
     /// TS.Recent (RFC 7323 §4.3).
     fn note_alive(&mut self, now: Instant) {
@@ -463,9 +512,14 @@ impl Connection {
         self.last_rcv
     }
 
+    /// RFC 1122 §4.2.3.6 names no state; like Linux we also probe in FIN-WAIT-2 (a half-closed
+    /// end would otherwise wait forever for a peer that vanished).
     pub(crate) fn arm_keepalive(&mut self, now: Instant) {
         if let Some(idle) = self.cfg.keepalive
-            && matches!(self.state, State::Established | State::CloseWait)
+            && matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait2
+            )
         {
             self.timers.set(Timer::Keepalive, now + idle);
         }

@@ -122,6 +122,8 @@ pub struct Connection {
     /// When we last sent new data (RFC 5681 §4.1 idle restart).
     last_send: Instant,
     challenge_window: (Instant, u32),
+    /// Last ACK sent for an unacceptable segment without data (rate limit, `input::oow_ack`).
+    last_oow_ack: Option<Instant>,
 
     // What output owes the peer.
     ack_now: bool,
@@ -155,6 +157,15 @@ pub struct Connection {
     pub retransmits: u64,
 }
 
+/// RFC 7323 §2.3: the smallest shift that lets a receive buffer be advertised (at most 14).
+pub fn rcv_wscale_for(recv_buffer: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (recv_buffer >> shift) > 65535 {
+        shift += 1;
+    }
+    shift
+}
+
 /// What the handshake learned from the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2-3, RFC 2018).
 fn clamp_mss(m: u16) -> u16 {
     m.max(64)
@@ -169,11 +180,7 @@ impl Connection {
         ts_offset: u32,
         our_mss: u16,
     ) -> Self {
-        // RFC 7323 §2.3: the smallest shift that lets the buffer be advertised (at most 14).
-        let mut shift = 0u8;
-        while shift < 14 && (cfg.recv_buffer >> shift) > 65535 {
-            shift += 1;
-        }
+        let shift = rcv_wscale_for(cfg.recv_buffer);
         let smss = u32::from(DEFAULT_MSS);
         Connection {
             state: State::Closed,
@@ -226,6 +233,7 @@ impl Connection {
             last_rcv: Instant::ZERO,
             last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
+            last_oow_ack: None,
             ack_now: false,
             unacked_bytes: 0,
             retransmit_first: false,

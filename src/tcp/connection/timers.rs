@@ -85,7 +85,10 @@ impl Connection {
     }
 
     fn on_keepalive(&mut self, now: Instant, stats: &mut TcpStats) {
-        if !matches!(self.state, State::Established | State::CloseWait) {
+        if !matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        ) {
             return;
         }
         if self.keepalive_sent >= self.cfg.keepalive_probes {
