@@ -115,6 +115,11 @@ fn bring_up(
     stats: Option<u64>,
 ) -> Result<(Runtime, String, u64), ExitCode> {
     check_tun_args(t);
+    let rules =
+        sim::load_rules(&e.impair, e.impair_file.as_ref()).unwrap_or_else(|m| usage_error(m));
+    for r in &rules {
+        eprintln!("tunstack: impairment rule: {}", r.text());
+    }
     let seed = t.seed.unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -161,6 +166,8 @@ fn bring_up(
         impair_seed: seed,
         pcap: t.pcap.clone().map(|p| (p, t.pcap_max_bytes)),
         stats_interval: stats.map(std::time::Duration::from_secs),
+        rules,
+        trace: t.trace.clone(),
     };
     let rt = Runtime::start(Link::Tun(dev), cfg).map_err(fail)?;
     runtime::signals::install(&rt.net())
