@@ -1,6 +1,6 @@
 # tunstack: `make demo` and `make test` are all a fresh machine needs.
 CARGO ?= cargo
-.PHONY: all build test unit-test tun-test demo lint fmt doc deps clean fuzz fuzz-short soak
+.PHONY: all build test unit-test tun-test demo lint fmt doc deps clean fuzz fuzz-short soak bench-loss
 
 all: build
 
@@ -49,3 +49,7 @@ demo: deps
 
 clean:
 	$(CARGO) clean
+
+# Loss recovery and congestion control in the simulator (docs/loss-recovery.md); BENCH_SECS=n.
+bench-loss:
+	$(CARGO) run --release --example bench-loss

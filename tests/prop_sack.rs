@@ -1,45 +1,30 @@
-//! Property test of the sender's SACK scoreboard (`tcp::sack`, RFC 2018 §4–5) against a
-//! set-of-offsets model, across the sequence-number wrap: only valid blocks (SND.UNA < left <
-//! right ≤ SND.MAX) are recorded, overlapping and touching blocks merge, `advance` forgets what
-//! SND.UNA covers, `sacked_bytes` is the size of the set, and `next_hole` finds exactly the
-//! model's first un-SACKed gap below the highest SACKed byte.
+//! Property test of the sender's SACK scoreboard (`tcp::sack`, RFC 2018 §4–5, RFC 6675 §4)
+//! against a set-of-offsets model, across the sequence-number wrap: 25 segments of 100 bytes are
+//! in flight; only valid blocks (SND.UNA < right ≤ SND.MAX, left clamped to SND.UNA) are
+//! recorded, byte-exactly (block edges split segments); overlapping blocks count once; a
+//! cumulative ACK forgets what SND.UNA covers; `sacked_bytes` is the size of the set and
+//! `pipe` (SetPipe, nothing lost) is the rest of the flight.
 
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use tunstack::tcp::sack::Scoreboard;
+use tunstack::tcp::sack::{Delivery, Scoreboard};
 use tunstack::tcp::seq::SeqNum;
+use tunstack::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// A block [left, right) as offsets from the ISS-like base.
+    /// A SACK block [left, right) as offsets from the base.
     Add(u32, u32),
     /// SND.UNA moves forward by this much.
     Advance(u32),
-    /// Ask for the next hole from SND.UNA + this.
-    Hole(u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0u32..3000, 1u32..600).prop_map(|(l, n)| Op::Add(l, l + n)),
         1 => (0u32..500).prop_map(Op::Advance),
-        2 => (0u32..3000).prop_map(Op::Hole),
     ]
-}
-
-/// The model's first gap at or after `from` below its highest element: (start, length).
-fn model_hole(set: &BTreeSet<u32>, from: u32) -> Option<(u32, u32)> {
-    let max = *set.iter().next_back()?;
-    let mut at = from;
-    while at <= max {
-        if !set.contains(&at) {
-            let end = set.range(at..).next().copied()?;
-            return Some((at, end - at));
-        }
-        at += 1;
-    }
-    None
 }
 
 proptest! {
@@ -54,32 +39,35 @@ proptest! {
         let snd_max = 2500u32;
         let mut una = 0u32;
         let mut sb = Scoreboard::default();
+        for i in 0..25u32 {
+            sb.on_transmit(b.wrapping_add(i * 100), b.wrapping_add(i * 100 + 100), Instant::ZERO);
+        }
         let mut model: BTreeSet<u32> = BTreeSet::new();
         for op in ops {
+            let mut d = Delivery::default();
             match op {
                 Op::Add(l, r) => {
-                    sb.add(b.wrapping_add(l), b.wrapping_add(r), b.wrapping_add(una), b.wrapping_add(snd_max));
-                    if una < l && l < r && r <= snd_max {
-                        model.extend(l..r);
+                    // One block per ACK (a first block inside a second would be a D-SACK).
+                    let block = [Some((b.wrapping_add(l), b.wrapping_add(r)))];
+                    sb.on_sack_blocks(&block, b.wrapping_add(una), b.wrapping_add(snd_max),
+                        Instant::ZERO, Duration::ZERO, &mut d);
+                    if una < r && l < r && r <= snd_max {
+                        model.extend(l.max(una)..r);
+                    } else if r <= una {
+                        prop_assert!(d.dsack, "a block below SND.UNA is a D-SACK");
                     }
                 }
                 Op::Advance(n) => {
                     una = (una + n).min(snd_max);
-                    sb.advance(b.wrapping_add(una));
+                    sb.on_cum_ack(b.wrapping_add(una), Instant::ZERO, Duration::ZERO, &mut d);
                     model = model.split_off(&una);
-                }
-                Op::Hole(from) => {
-                    let from = una + from;
-                    let got = sb.next_hole(b.wrapping_add(from)).map(|(s, n)| (s.since(b), n));
-                    prop_assert_eq!(got, model_hole(&model, from), "next_hole({})", from);
                 }
             }
             prop_assert_eq!(sb.sacked_bytes() as usize, model.len());
-            prop_assert_eq!(sb.is_empty(), model.is_empty());
-            prop_assert_eq!(
-                sb.next_hole(b.wrapping_add(una)).map(|(s, n)| (s.since(b), n)),
-                model_hole(&model, una)
-            );
+            prop_assert_eq!(sb.pipe() as usize, (snd_max - una) as usize - model.len());
+            prop_assert_eq!(sb.is_empty(), una == snd_max);
+            prop_assert_eq!(sb.reneged(), model.contains(&una));
+            prop_assert_eq!(sb.next_lost(), None);
         }
     }
 }

@@ -132,6 +132,7 @@ pub fn lab_config(a: &SimArgs, rules: Vec<Rule>) -> LabConfig {
         corrupt: a.corrupt.unwrap_or(0.0),
         rate_bps: a.rate,
         queue_bytes: a.queue.unwrap_or(bdp.max(64 * 1024)) as usize,
+        ..ImpairConfig::default()
     };
     let buffer = a.buffer.map_or_else(
         || (2 * (bdp + link.queue_bytes as u64)).max(256 * 1024),

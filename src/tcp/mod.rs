@@ -13,6 +13,8 @@ pub mod congestion;
 pub mod connection;
 pub mod isn;
 pub mod listener;
+pub mod prr;
+pub mod rack;
 pub mod reassembly;
 pub mod rtt;
 pub mod sack;
@@ -22,9 +24,10 @@ pub mod seq;
 pub mod state;
 pub mod syncookie;
 pub mod timer;
+mod tuning;
 mod user;
 
-pub use config::{TcpConfig, TcpInfo, TcpStats};
+pub use config::{Recovery, TcpConfig, TcpInfo, TcpStats};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -60,6 +63,8 @@ pub struct TcpLayer {
     isn: IsnGenerator,
     our_mss: u16,
     sockets: HashMap<u32, Socket>,
+    /// The last segment from `poll_transmit` may be sent ECT(0) (RFC 3168, `tuning.rs`).
+    last_ect: bool,
     next_handle: u32,
     /// (local, remote) -> connection.
     tuples: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
@@ -87,6 +92,7 @@ impl TcpLayer {
             isn: IsnGenerator::new(isn_key),
             our_mss: 1460,
             sockets: HashMap::new(),
+            last_ect: false,
             next_handle: 1,
             tuples: HashMap::new(),
             listeners: HashMap::new(),
@@ -343,6 +349,7 @@ impl TcpLayer {
         now: Instant,
         buf: &mut [u8],
     ) -> Option<(Ipv4Addr, Ipv4Addr, usize)> {
+        self.last_ect = false;
         while let Some((src, dst, h)) = self.rst_queue.pop_front() {
             if let Some(n) = h.emit(buf) {
                 fill_checksum(src, dst, &mut buf[..n]);
@@ -358,6 +365,7 @@ impl TcpLayer {
                 && let Some(n) = c.poll_transmit(now, buf, &mut self.stats)
             {
                 self.stats.segments_out += 1;
+                self.last_ect = c.transmit_ect();
                 c.update_timers(now);
                 let addrs = (*c.local.ip(), *c.remote.ip());
                 if c.is_closed() && c.orphan && !c.poll_pending() {

@@ -96,6 +96,7 @@ impl Connection {
             self.ts_recent = tsval;
         }
         self.sack_ok = o.sack_permitted && self.cfg.sack;
+        self.ecn_take_syn(syn);
         // RFC 9293 §3.7.1: send at most the peer's MSS (536 if absent) and never more than ours;
         // RFC 6691: the options in each segment come out of that.
         let peer_mss = clamp_mss(o.mss.unwrap_or(DEFAULT_MSS)).min(self.our_mss);
