@@ -55,12 +55,13 @@ fn state_transitions_follow_rfc_9293() {
 
 #[test]
 fn a_timeout_backs_off_rto_and_collapses_cwnd() {
-    // The first two copies of the segment with byte 30000 are lost: fast retransmit, then RTO.
+    // Six copies of the segment with byte 30000 are lost: fast retransmit, a SACK repair, then
+    // only the retransmission timer is left.
     let (out, c) = run(config(
         100_000,
         20,
         Some(10_000_000),
-        &["drop seq=30000 count=2"],
+        &["drop seq=30000 count=6"],
     ));
     assert!(out.completed);
     let client: Vec<&Kind> = c

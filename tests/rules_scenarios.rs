@@ -64,8 +64,8 @@ fn drop_segment_carrying_sequence_x_and_its_retransmission() {
         rules,
         vec!["rule: drop seq=30000", "rule: drop rexmit seq=30000"]
     );
-    // The second loss of the same segment can only be repaired by the retransmission timer.
-    assert!(covering.iter().any(|s| s.4 == "rto"), "{covering:?}");
+    // The lost retransmission is detected and sent again (RACK, RFC 8985 §6.2, or the timer).
+    assert!(covering[2].4 != "new_data", "{covering:?}");
 }
 
 #[test]
@@ -121,11 +121,13 @@ fn reorder_segments_n_and_n_plus_1() {
     assert!(out.completed);
     let sent = data_sent(&c, Host::Client);
     let (s10, s11) = (sent[9].1, sent[10].1);
-    let order: Vec<u32> = received(&c, Host::Server)
-        .iter()
-        .filter(|r| r.2 > 0)
-        .map(|r| r.1)
-        .collect();
+    // First arrival of each segment (a spurious retransmission may arrive again later).
+    let mut order: Vec<u32> = Vec::new();
+    for r in received(&c, Host::Server).iter().filter(|r| r.2 > 0) {
+        if !order.contains(&r.1) {
+            order.push(r.1);
+        }
+    }
     let p10 = order.iter().position(|&s| s == s10).expect("10th arrives");
     let p11 = order.iter().position(|&s| s == s11).expect("11th arrives");
     assert_eq!(p11 + 1, p10, "11th right before the 10th: {order:?}");

@@ -244,7 +244,7 @@ fn wireshark_analysis_agrees_with_our_trace_for_scripted_loss() {
             "100kb",
             vec!["drop data#10", "drop data#40"],
         ),
-        ("ws_rto", "100kb", vec!["drop seq=30000 count=2"]),
+        ("ws_rto", "100kb", vec!["drop seq=30000 count=4"]),
         ("ws_syn", "20kb", vec!["drop syn"]),
     ] {
         let mut args = base.to_vec();
@@ -253,10 +253,19 @@ fn wireshark_analysis_agrees_with_our_trace_for_scripted_loss() {
             args.extend(["--impair", r]);
         }
         let (ws, ours) = analysis(name, &args);
-        assert_eq!(
-            ws, ours,
-            "{name}: [retransmissions, fast, dupACKs, RTO] tshark vs trace"
-        );
+        let what = "[retransmissions, fast, dupACKs, RTO] tshark vs trace";
+        if name == "ws_rto" {
+            // Wireshark calls every resend of the dupACKed segment "fast"; we call only the
+            // first one fast and the repairs of the lost retransmissions SACK/RACK retransmits.
+            assert_eq!(
+                [ws[0], ws[2], ws[3]],
+                [ours[0], ours[2], ours[3]],
+                "{name}: {what}"
+            );
+            assert!(ws[1] >= ours[1] && ours[1] == 1, "{name}: {ws:?} {ours:?}");
+        } else {
+            assert_eq!(ws, ours, "{name}: {what}");
+        }
         assert!(
             ours[0] + ours[3] > 0 || name == "ws_syn",
             "{name}: the loss was repaired"
@@ -276,7 +285,7 @@ fn rto_comment_filter_finds_exactly_the_rto_retransmissions() {
             "--rate",
             "10mbit",
             "--impair",
-            "drop seq=30000 count=3",
+            "drop seq=30000 count=5",
         ],
     );
     let out = Command::new("tshark")
@@ -309,7 +318,7 @@ fn rto_comment_filter_finds_exactly_the_rto_retransmissions() {
     assert_eq!(
         ours.len(),
         2,
-        "the 2nd and 3rd copies each wait for a timer: {text}"
+        "the last two copies each wait for a timer: {text}"
     );
     assert!(
         text.contains("RTO #1 fired (rto=") && text.contains("RTO #2 fired (rto="),
@@ -326,12 +335,12 @@ fn rto_comment_filter_finds_exactly_the_rto_retransmissions() {
             "--rate",
             "20mbit",
             "--impair",
-            "drop seq=400000 count=2",
+            "drop seq=400000 count=5",
         ],
     );
     let t = trace(&t);
     let cause = |c: &str| count(&t, |v| is(v, "client", "send") && v.str("cause") == Some(c));
-    assert!(cause("goback_n") > 0);
+    assert!(cause("rto") > 0);
     assert_eq!(
         tshark_count(&pcap, "frame.comment contains \"RTO\""),
         cause("rto")

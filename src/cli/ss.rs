@@ -62,18 +62,35 @@ pub fn report(stack: &Stack) -> String {
         } else {
             info.ssthresh.to_string()
         };
+        let mut opts = Vec::new();
+        if info.sack {
+            opts.push("sack".to_string());
+        }
+        if info.timestamps {
+            opts.push("ts".to_string());
+        }
+        if let Some((snd, rcv)) = info.wscale {
+            opts.push(format!("wscale:{snd},{rcv}"));
+        }
+        let ms = |d: tunstack::Duration| format!("{:.3}", d.total_micros() as f64 / 1000.0);
         s += &format!(
-            "\t {} rto:{} rtt:{} cwnd:{} ssthresh:{} snd_wnd:{} rcv_wnd:{} bytes_sent:{} bytes_received:{} retrans:{}\n",
+            "\t {} {} rto:{} rtt:{}/{} mss:{} cwnd:{} ssthresh:{} snd_wnd:{} rcv_wnd:{} bytes_sent:{} bytes_acked:{} bytes_received:{} unacked:{} retrans:{}{}\n",
+            opts.join(" "),
             tcp.config().cc,
             fmt_us(info.rto.total_micros()),
-            info.srtt.map_or("-".into(), |d| fmt_us(d.total_micros())),
+            info.srtt.map_or("-".into(), ms),
+            ms(info.rttvar),
+            info.mss,
             info.cwnd,
             ss,
             info.snd_wnd,
             info.rcv_wnd,
             info.bytes_sent,
+            info.bytes_sent.saturating_sub(u64::from(info.unacked)),
             info.bytes_received,
+            info.unacked,
             info.retransmits,
+            if info.in_recovery { " recovery" } else { "" },
         );
     }
     s += &format!(

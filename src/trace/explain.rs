@@ -56,20 +56,23 @@ pub(super) fn snapshot(c: &Connection) -> Snapshot {
 }
 
 /// Why cwnd/ssthresh moved, from what woke the stack and what the counters did.
+/// `recovery`: (in fast recovery before, in fast recovery now), from the TCB.
 pub(super) fn cwnd_reason(
     ctx: Ctx,
     rto_fired: bool,
-    fast_fired: bool,
-    in_recovery: bool,
+    recovery: (bool, bool),
     last: (u32, u32),
     now: (u32, u32),
 ) -> &'static str {
-    let (last_cwnd, last_ssthresh) = last;
+    let (last_cwnd, _) = last;
     let (cwnd, ssthresh) = now;
+    let (was, in_recovery) = recovery;
     if ctx == Ctx::Timer && rto_fired {
         "RTO: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS (RFC 5681 §3.1 eq. 4)"
-    } else if fast_fired && !in_recovery && ssthresh != last_ssthresh {
+    } else if in_recovery && !was {
         "fast retransmit: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = ssthresh + 3·SMSS (RFC 5681 §3.2)"
+    } else if was && !in_recovery {
+        "full ACK ends recovery: cwnd deflated to ssthresh (RFC 6582 §3.2 step 3)"
     } else if last_cwnd == 0 {
         "initial window (RFC 6928 §2)"
     } else if ctx == Ctx::App {
@@ -77,7 +80,7 @@ pub(super) fn cwnd_reason(
     } else if in_recovery && cwnd > last_cwnd {
         "recovery: inflate by SMSS per dupACK (RFC 5681 §3.2 step 4)"
     } else if in_recovery && cwnd < last_cwnd {
-        "recovery: deflate on ACK (RFC 6582 §3.2 step 3)"
+        "partial ACK: deflate by the bytes acknowledged (RFC 6582 §3.2 step 3)"
     } else if cwnd < last_cwnd {
         "window reduced"
     } else if cwnd <= ssthresh {

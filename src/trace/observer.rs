@@ -43,6 +43,7 @@ struct Last {
     srtt: Option<u64>,
     rto: u64,
     snd_una: u32,
+    in_recovery: bool,
 }
 
 struct Track {
@@ -79,6 +80,22 @@ struct Moved {
     probes: u64,
     keepalive: u64,
     challenge: u64,
+    tlp: u64,
+    rack: u64,
+}
+
+impl Moved {
+    fn between(s: &TcpStats, b: &TcpStats) -> Moved {
+        Moved {
+            rto: s.rto_expirations - b.rto_expirations,
+            fast: s.retransmits_fast - b.retransmits_fast,
+            probes: s.window_probes - b.window_probes,
+            keepalive: s.keepalive_probes - b.keepalive_probes,
+            challenge: s.challenge_acks - b.challenge_acks,
+            tlp: s.tlp_probes - b.tlp_probes,
+            rack: s.rack_reorder_timeouts - b.rack_reorder_timeouts,
+        }
+    }
 }
 
 pub struct Observer {
@@ -91,6 +108,8 @@ pub struct Observer {
     events: Vec<Event>,
     stack_drops: Vec<u64>,
     tcp_before: TcpStats,
+    /// Counters after the last segment sent: some move inside `poll_transmit` itself.
+    emit_base: TcpStats,
     /// Counters at the start of the current batch (see `set_batching`).
     batch_base: TcpStats,
     batching: bool,
@@ -121,6 +140,7 @@ impl Observer {
             events: Vec::new(),
             stack_drops: Vec::new(),
             tcp_before: TcpStats::default(),
+            emit_base: TcpStats::default(),
             batch_base: TcpStats::default(),
             batching: false,
             keep_events: true,
@@ -208,13 +228,8 @@ impl Observer {
             &self.tcp_before
         };
         self.ctx = ctx;
-        self.moved = Moved {
-            rto: s.rto_expirations - b.rto_expirations,
-            fast: s.retransmits_fast - b.retransmits_fast,
-            probes: s.window_probes - b.window_probes,
-            keepalive: s.keepalive_probes - b.keepalive_probes,
-            challenge: s.challenge_acks - b.challenge_acks,
-        };
+        self.moved = Moved::between(s, b);
+        self.emit_base = s.clone();
     }
 
     /// After `handle_packet(now, packet)`. Returns the drop reason when the stack dropped it.
@@ -439,8 +454,7 @@ impl Observer {
             let reason = cwnd_reason(
                 ctx,
                 moved.rto > 0,
-                moved.fast > 0,
-                t.recover.is_some(),
+                (t.last.in_recovery, info.in_recovery),
                 (t.last.cwnd, t.last.ssthresh),
                 (cwnd, ssthresh),
             );
@@ -458,6 +472,7 @@ impl Observer {
             srtt,
             rto,
             snd_una: una,
+            in_recovery: info.in_recovery,
         };
         for k in ev {
             self.push(now, flow, k);
@@ -532,12 +547,25 @@ impl Observer {
             let why = "RST: segment for no connection (RFC 9293 §3.10.7.1)";
             return self.record.then(|| why.to_string());
         };
-        let (ctx, moved) = (self.ctx, self.moved);
+        let (ctx, ev) = (self.ctx, self.moved);
+        // What moved while the event ran, plus what `poll_transmit` moved for this segment.
+        let now_stats = stack.tcp().stats().clone();
+        let emit = Moved::between(&now_stats, &self.emit_base);
+        self.emit_base = now_stats;
+        let moved = Moved {
+            rto: ev.rto,
+            fast: ev.fast + emit.fast,
+            probes: ev.probes + emit.probes,
+            keepalive: ev.keepalive + emit.keepalive,
+            challenge: ev.challenge,
+            tlp: ev.tlp + emit.tlp,
+            rack: ev.rack + emit.rack,
+        };
         let t = &mut self.tracks[i];
-        let at_una = stack
+        let (at_una, sack_on) = stack
             .tcp()
             .connection(t.handle)
-            .is_some_and(|c| c.snd_una.0 == v.seq);
+            .map_or((false, false), |c| (c.snd_una.0 == v.seq, c.info().sack));
         let end = v.seq.wrapping_add(v.seg_len());
         let rexmit = v.seg_len() > 0 && t.sent_any && (end.wrapping_sub(t.max_end) as i32) <= 0;
         if v.seg_len() > 0 && (!t.sent_any || (end.wrapping_sub(t.max_end) as i32) > 0) {
@@ -581,6 +609,17 @@ impl Observer {
                 Ctx::Timer if moved.keepalive > 0 => {
                     ("keepalive", "keep-alive probe (RFC 1122 §4.2.3.6)".into())
                 }
+                Ctx::Timer if moved.tlp > 0 => (
+                    "tail_loss_probe",
+                    "tail loss probe (RFC 8985 §7)".into(),
+                ),
+                Ctx::Timer if moved.rack > 0 && moved.rto == 0 => {
+                    t.recover.get_or_insert(t.max_end);
+                    (
+                        "rack_timeout",
+                        "RACK reordering timer: marked lost by time (RFC 8985 §6.3)".into(),
+                    )
+                }
                 _ if ctx == Ctx::Timer || (moved.rto > 0 && !self.rto_used) => {
                     if !self.rto_used {
                         t.rto_n += 1;
@@ -591,31 +630,40 @@ impl Observer {
                     let n = t.rto_n;
                     ("rto", format!("RTO #{n} fired (rto={})", rto_fired()))
                 }
-                _ if t.rto_recover.is_some() => (
+                _ if t.rto_recover.is_some() && moved.fast == 0 => (
                     "goback_n",
                     "go-back-N retransmit after a timeout, from SND.UNA (RFC 5681 §3.1, RFC 6298 §5)"
                         .into(),
                 ),
-                _ if moved.fast > 0 && t.recover.is_none() && t.dupacks >= 3 => {
+                _ if moved.fast > 0 && t.recover.is_none() => {
                     t.recover = Some(t.max_end);
                     let n = t.dupacks;
-                    (
-                        "fast_retransmit",
-                        format!("fast retransmit after {n} dupACKs (RFC 5681 §3.2)"),
-                    )
+                    if n >= 2 && at_una {
+                        let why =
+                            format!("fast retransmit after {n} dupACKs (RFC 5681 §3.2, RFC 6675 §5)");
+                        ("fast_retransmit", why)
+                    } else {
+                        let why = "retransmit: SACK/RACK marked it lost (RFC 6675 §5, RFC 8985 §6.2)";
+                        ("sack_retransmit", why.to_string())
+                    }
                 }
-                _ if moved.fast > 0 && at_una => (
+                _ if moved.fast > 0 && at_una && !sack_on => (
                     "partial_ack",
                     "retransmit after a partial ACK (RFC 6582 §3.2)".into(),
                 ),
-                _ if t.recover.is_some() => (
+                _ if t.recover.is_some() || moved.fast > 0 => (
                     "sack_retransmit",
                     "retransmit of a SACK hole during recovery (RFC 6675 §5)".into(),
                 ),
                 _ => ("retransmit", "retransmission".into()),
             }
         } else if v.payload_len > 0 {
-            if ctx == Ctx::Timer && moved.probes > 0 {
+            if ctx == Ctx::Timer && moved.tlp > 0 {
+                (
+                    "tail_loss_probe",
+                    "tail loss probe: new data (RFC 8985 §7)".into(),
+                )
+            } else if ctx == Ctx::Timer && moved.probes > 0 {
                 (
                     "zero_window_probe",
                     "zero-window probe (RFC 9293 §3.8.6.1)".into(),
