@@ -31,7 +31,6 @@ fn keepalive_probes_a_half_closed_connection_whose_peer_vanished() {
 /// (the timer fired in FIN-WAIT-1, where it does nothing); the ACK arrives in FIN-WAIT-1, so
 /// nothing arms keep-alive again once in FIN-WAIT-2.
 #[test]
-#[ignore = "bug: keep-alive not re-armed on entering FIN-WAIT-2 after it fired in FIN-WAIT-1"]
 fn keepalive_probes_after_a_slow_fin_ack() {
     half_closed_then_peer_vanishes(Duration::from_secs(40));
 }
