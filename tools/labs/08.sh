@@ -50,8 +50,10 @@ check_range "UDP: share delivered (2% loss each way: ~96%)" "$(calc "$u_recv / $
 check_range "UDP: median latency = 1 RTT (ms)" "$u50" "$RTT_MS" "$(calc "$RTT_MS * 1.25")"
 check_true "TCP: every message delivered" "$t_recv == $t_sent" "$t_recv of $t_sent"
 check_true "TCP: p99 above 2 RTT (a repair costs at least 1 more RTT)" "$t99 > 2 * $RTT_MS" "p99 $t99 ms"
-# Measured ratios 3.0-4.9 (UDP's p99 carries the host's noise too): 1.5.
-check_true "TCP p99 > 1.5 x UDP p99 (head-of-line blocking)" "$t99 > 1.5 * $u99" "$t99 ms vs $u99 ms"
+# UDP's p99 carries the host's noise (48-140 ms measured on a loaded machine), its median does
+# not: TCP's tail is at least one repair (1 RTT) above UDP's typical message.
+check_true "TCP p99 > UDP p99 (head-of-line blocking)" "$t99 > $u99" "$t99 ms vs $u99 ms"
+check_true "TCP p99 > UDP median + 1 RTT" "$t99 > $u50 + $RTT_MS" "$t99 ms vs $u50 + $RTT_MS ms"
 check_true "TCP: more messages late than UDP lost (one loss stalls many)" "$t_late >= 2 * $u_lost" "$t_late late vs $u_lost lost"
 check_true "TCP: late messages (> 2 RTT) at least 3 x UDP's" "$t_late >= 3 * $u_late" "$t_late vs $u_late"
 lab_say "captures: $LAB_OUT/tcp.pcapng (tcp.analysis.retransmission || tcp.analysis.out_of_order), $LAB_OUT/udp.pcapng"
