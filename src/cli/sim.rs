@@ -49,13 +49,14 @@ pub struct SimArgs {
     #[arg(long, value_name = "PCT", value_parser = units::percent)]
     pub corrupt: Option<f64>,
     /// Congestion control of both endpoints.
-    #[arg(long, value_name = "ALGO", default_value = "newreno", value_parser = ["newreno", "reno", "none"])]
+    #[arg(long, value_name = "ALGO", default_value = "newreno", value_parser = ["cubic", "newreno", "reno", "none"])]
     pub cc: String,
     /// Negotiate SACK (RFC 2018).
     #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
     pub sack: String,
-    /// Loss recovery: sack (RFC 6675, needs --sack on) or newreno (RFC 6582, turns SACK off).
-    #[arg(long, value_name = "ALGO", default_value = "sack", value_parser = ["sack", "newreno"])]
+    /// Loss detection: rack (RACK-TLP, RFC 8985, with SACK), dupack (three duplicate ACKs,
+    /// RFC 5681/6675, with SACK), sack (= rack) or newreno (three duplicate ACKs, SACK off, RFC 6582).
+    #[arg(long, value_name = "ALGO", default_value = "rack", value_parser = ["rack", "dupack", "sack", "newreno"])]
     pub recovery: String,
     /// Seed for every random choice (ISNs, ports, the emulator).
     #[arg(long, value_name = "N", default_value_t = 1)]
@@ -149,7 +150,11 @@ pub fn lab_config(a: &SimArgs, rules: Vec<Rule>) -> LabConfig {
         // Room for a window's worth of out-of-order segments.
         s.tcp.reassembly_max_segments = s.tcp.reassembly_max_segments.max(buffer / 1000);
         s.tcp.cc = a.cc.clone();
-        s.tcp.sack = a.sack == "on" && a.recovery == "sack";
+        s.tcp.sack = a.sack == "on" && a.recovery != "newreno";
+        s.tcp.recovery = match a.recovery.as_str() {
+            "dupack" | "newreno" => tunstack::tcp::Recovery::DupAck,
+            _ => tunstack::tcp::Recovery::Rack,
+        };
         s
     };
     let mut rng = tunstack::rng::Rng::new(a.seed);
@@ -215,8 +220,8 @@ impl Sink for FileSink {
 }
 
 pub fn run(a: SimArgs) -> ExitCode {
-    if a.recovery == "sack" && a.sack == "off" {
-        return usage("--recovery sack needs --sack on (or use --recovery newreno)");
+    if matches!(a.recovery.as_str(), "rack" | "sack" | "dupack") && a.sack == "off" {
+        return usage("--recovery rack|sack|dupack needs --sack on (or use --recovery newreno)");
     }
     let rules = match load_rules(&a.impair, a.impair_file.as_ref()) {
         Ok(r) => r,

@@ -53,16 +53,22 @@ if "$BIN" sim --help | grep -qw cubic; then
     cwnd_of "$LAB_OUT/cubic.jsonl" >"$LAB_OUT/cubic-cwnd.tsv"
     md_cubic=$(awk -F'\t' '$4 !~ /retransmit|recovery|RTO/ { prev = $2 } $4 ~ /retransmit|RTO/ && prev && $3 != "inf" { print $3 / prev; exit }' "$LAB_OUT/cubic-cwnd.tsv")
     # Shape of the epoch after the first reduction (congestion-avoidance events only, so the
-    # recovery's inflation is left out) up to the next reduction or the end: the second
-    # differences of cwnd sampled every 100 ms, summed over its first and its last third.
-    read -r early late < <(awk -F'\t' '
+    # recovery's inflation is left out) up to the next reduction or the end, cwnd sampled every
+    # 100 ms: CUBIC's growth per sample slows down towards W_max (concave) and speeds up again
+    # beyond it (convex), so the slowest growth lies inside the epoch and both ends grow faster.
+    # (Reno's constant growth fails this.) Prints: growth at the start, slowest, at the end, and
+    # where the slowest lies (0..1 of the epoch).
+    read -r g_first g_min g_last at_min < <(awk -F'\t' '
         $4 ~ /retransmit|RTO/ { r++; next }
         r == 1 && $4 ~ /^congestion avoidance/ && $1 >= tnext { v[n++] = $2; tnext = $1 + 100000 }
-        END { third = int(n / 3); e = 0; l = 0
-              for (i = 1; i < third; i++) e += v[i+1] - 2 * v[i] + v[i-1]
-              for (i = n - third; i < n - 1; i++) l += v[i+1] - 2 * v[i] + v[i-1]
-              print e, l }' "$LAB_OUT/cubic-cwnd.tsv")
-    lab_say "CUBIC: decrease to x$md_cubic; the epoch after it: curvature early $early, late $late"
+        END { if (n < 10) { print 0, 0, 0, 0; exit }
+              m = 0; for (i = 0; i < n - 1; i++) { d[i] = v[i+1] - v[i]; if (d[i] < d[m]) m = i }
+              k = int(n / 10); f = 0; l = 0
+              for (i = 0; i < k; i++) { f += d[i]; l += d[n - 2 - i] }
+              print f / k, d[m], l / k, m / (n - 1) }' "$LAB_OUT/cubic-cwnd.tsv")
+    early=$(calc "$g_min - $g_first")
+    late=$(calc "$g_last - $g_min")
+    lab_say "CUBIC: decrease to x$md_cubic; growth per 100 ms after it: $g_first B at first, $g_min B slowest (at $at_min of the epoch), $g_last B at the end"
 else
     printf '\n[lab 06] SKIPPED part B (Reno vs CUBIC): waiting for a tunstack feature: CUBIC (tunstack sim --cc cubic)\n' >&2
 fi
@@ -87,8 +93,10 @@ check_true "the queue overflowed more than once (a sawtooth)" "$reductions >= 2"
 check_true "plots written (time-sequence, cwnd)" "$(ls "$LAB_OUT/reno-plots" 2>/dev/null | grep -c svg) >= 2" "$(ls "$LAB_OUT/reno-plots" 2>/dev/null | tr '\n' ' ')"
 if [ $cubic = 1 ]; then
     check_range "multiplicative decrease (CUBIC, beta 0.7): ssthresh / cwnd" "${md_cubic:-0}" 0.6 0.8
-    check_true "CUBIC after the loss: concave first (curvature < 0)" "${early:-0} < 0" "$early"
-    check_true "CUBIC after the loss: convex later (curvature > 0)" "${late:-0} > 0" "$late"
+    check_true "CUBIC after the loss: concave first (growth slows to half or less)" \
+        "${g_min:-0} * 2 <= ${g_first:-0} && ${at_min:-0} > 0.05" "$g_first -> $g_min B per 100 ms"
+    check_true "CUBIC after the loss: convex later (growth speeds up again, x2 or more)" \
+        "${g_last:-0} >= 2 * ${g_min:-0} && ${at_min:-1} < 0.95" "$g_min -> $g_last B per 100 ms"
 fi
 check_range "Mathis: measured / predicted" "$(calc "$measured / $mathis")" 0.6 1.5
 lab_say "files: $LAB_OUT (plots: reno-plots/cwnd.svg$([ $cubic = 1 ] && echo ', cubic-plots/cwnd.svg'))"
