@@ -1,6 +1,6 @@
 # tunstack: `make demo` and `make test` are all a fresh machine needs.
 CARGO ?= cargo
-.PHONY: all build test unit-test tun-test demo lint fmt doc deps clean
+.PHONY: all build test unit-test tun-test demo lint fmt doc deps clean bench
 
 all: build
 
@@ -29,6 +29,10 @@ doc:
 demo: deps
 	$(CARGO) build --release
 	@tools/demo.sh
+
+# Benchmarks (root; network namespaces): writes docs/benchmarks.md. See tools/bench/run.sh.
+bench: deps
+	@tools/bench/run.sh
 
 clean:
 	$(CARGO) clean
