@@ -7,6 +7,10 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::Path;
 use std::process::Command;
 
+/// Packets the kernel may queue towards us on the device. The TUN default (500) is smaller
+/// than a 1 MiB window of full-sized segments: a burst beyond it is dropped before we read it.
+pub const TX_QUEUE_LEN: usize = 1000;
+
 /// What `TunDevice::open` should do.
 #[derive(Clone, Debug)]
 pub struct TunOptions {
@@ -136,12 +140,26 @@ impl TunDevice {
     fn configure(&mut self, opts: &TunOptions) -> Result<(), DeviceError> {
         let cidr = format!("{}/{}", opts.host_addr, opts.prefix_len);
         let mtu = opts.mtu.to_string();
+        let qlen = TX_QUEUE_LEN.to_string();
         let name = self.name.clone();
         // On a persistent device, leave an address its owner configured in place (and keep it).
         let had_addr = !self.created && has_addr(&name, &cidr);
         let steps: [(&[&str], bool); 2] = [
             (&["addr", "replace", &cidr, "dev", &name], true),
-            (&["link", "set", "dev", &name, "mtu", &mtu, "up"], false),
+            (
+                &[
+                    "link",
+                    "set",
+                    "dev",
+                    &name,
+                    "mtu",
+                    &mtu,
+                    "txqueuelen",
+                    &qlen,
+                    "up",
+                ],
+                false,
+            ),
         ];
         for (args, is_addr) in steps {
             match ip(args) {

@@ -19,7 +19,8 @@ pub struct Pair {
     pub htx: TcpHandle,
     pub hrx: TcpHandle,
     now: Instant,
-    pkt: Vec<Vec<u8>>,
+    /// Packets in flight: (buffer, length); buffers stay 64 KiB long and are reused.
+    pkt: Vec<(Vec<u8>, usize)>,
     spare: Vec<Vec<u8>>,
     data: Vec<u8>,
     sink: Vec<u8>,
@@ -116,7 +117,7 @@ impl Pair {
             let t2 = StdInstant::now();
             self.ack_side(&acks);
             let t3 = StdInstant::now();
-            self.spare.extend(acks);
+            self.spare.extend(acks.into_iter().map(|(b, _)| b));
             split.send += (t1 - t0) + (t3 - t2);
             split.recv += t2 - t1;
         }
@@ -131,7 +132,7 @@ impl Pair {
             self.send_side();
             let acks = self.recv_side();
             self.ack_side(&acks);
-            self.spare.extend(acks);
+            self.spare.extend(acks.into_iter().map(|(b, _)| b));
         }
     }
 
@@ -140,13 +141,9 @@ impl Pair {
     pub fn send_side(&mut self) {
         let _ = self.tx.tcp_send(self.now, self.htx, &self.data);
         loop {
-            let mut b = self.spare.pop().unwrap_or_default();
-            b.resize(65536, 0);
+            let mut b = self.buffer();
             match self.tx.poll_transmit(self.now, &mut b) {
-                Some(n) => {
-                    b.truncate(n);
-                    self.pkt.push(b);
-                }
+                Some(n) => self.pkt.push((b, n)),
                 None => {
                     self.spare.push(b);
                     break;
@@ -157,10 +154,11 @@ impl Pair {
 
     /// Deliver the data segments, read the data, and collect the ACKs.
     #[inline(never)]
-    pub fn recv_side(&mut self) -> Vec<Vec<u8>> {
+    pub fn recv_side(&mut self) -> Vec<(Vec<u8>, usize)> {
         let mut pkts = std::mem::take(&mut self.pkt);
-        for p in &pkts {
-            self.rx.handle_packet(self.now, p);
+        for (p, n) in &pkts {
+            self.rx
+                .handle_packet(self.now, p.get(..*n).unwrap_or_default());
             self.segments += 1;
         }
         while let Ok(n) = self.rx.tcp_recv(self.now, self.hrx, &mut self.sink) {
@@ -169,17 +167,13 @@ impl Pair {
             }
             self.bytes += n as u64;
         }
-        self.spare.append(&mut pkts);
+        self.spare.extend(pkts.drain(..).map(|(b, _)| b));
         self.pkt = pkts;
         let mut acks = Vec::new();
         loop {
-            let mut b = self.spare.pop().unwrap_or_default();
-            b.resize(65536, 0);
+            let mut b = self.buffer();
             match self.rx.poll_transmit(self.now, &mut b) {
-                Some(n) => {
-                    b.truncate(n);
-                    acks.push(b);
-                }
+                Some(n) => acks.push((b, n)),
                 None => {
                     self.spare.push(b);
                     break;
@@ -191,10 +185,15 @@ impl Pair {
 
     /// The sender takes the ACKs.
     #[inline(never)]
-    pub fn ack_side(&mut self, acks: &[Vec<u8>]) {
-        for a in acks {
-            self.tx.handle_packet(self.now, a);
+    pub fn ack_side(&mut self, acks: &[(Vec<u8>, usize)]) {
+        for (a, n) in acks {
+            self.tx
+                .handle_packet(self.now, a.get(..*n).unwrap_or_default());
         }
+    }
+
+    fn buffer(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_else(|| vec![0; 65536])
     }
 }
 
