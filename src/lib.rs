@@ -15,6 +15,7 @@
 pub mod api;
 pub mod capture;
 pub mod link;
+pub mod reference;
 pub mod rng;
 pub mod runtime;
 pub mod services;

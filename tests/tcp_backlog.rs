@@ -9,6 +9,7 @@ use tunstack::tcp::TcpConfig;
 
 #[test]
 fn backlog_overflow_is_counted_and_recovers_after_accept() {
+    // RFC 9293 §3.10.7.2: SYNs beyond the backlog are dropped (counted); accept() makes room.
     let cfg = TcpConfig {
         backlog: 2,
         ..TcpConfig::default()
@@ -41,7 +42,7 @@ fn backlog_overflow_is_counted_and_recovers_after_accept() {
 
 #[test]
 fn listener_event_fires_when_a_connection_is_ready() {
-    // The driver wakes a blocked accept() on SocketEvent::Tcp(listener).
+    // RFC 9293 §3.10.1 (accept ready): the driver wakes a blocked accept() on SocketEvent::Tcp(listener).
     let mut t = Scenario::listening(TcpConfig::default());
     let l = t.listener.unwrap();
     t.peer_sends(seg().syn().seq(IRS));

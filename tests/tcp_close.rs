@@ -169,7 +169,7 @@ fn abort_sends_rst() {
 
 #[test]
 fn orphaned_fin_wait_2_times_out() {
-    // Like Linux tcp_fin_timeout: a closed socket does not wait forever for the peer's FIN.
+    // RFC 9293 §3.10.4 (CLOSE finishes in the background), like Linux tcp_fin_timeout: a closed socket does not wait forever for the peer's FIN.
     let cfg = TcpConfig {
         fin_timeout: Duration::from_secs(5),
         ..Scenario::quick_ack_config()

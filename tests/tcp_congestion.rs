@@ -81,7 +81,7 @@ fn newreno_partial_ack() {
 
 #[test]
 fn none_never_limits_the_sender() {
-    // Labs: "none" leaves only flow control.
+    // RFC 5681 §3 switched off for labs: "none" leaves only flow control.
     let mut cc = congestion::new("none", MSS);
     cc.on_rto(T0, 100 * MSS);
     assert_eq!(cc.window(), u32::MAX);

@@ -132,7 +132,7 @@ fn ack_to_listener_draws_rst() {
 
 #[test]
 fn connection_limit_is_enforced_and_counted() {
-    // Bounded resources: max_connections refuses further SYNs and connects.
+    // RFC 9293 §3.10.7.2 with bounded resources: max_connections refuses further SYNs and connects.
     let cfg = TcpConfig {
         max_connections: 1,
         ..TcpConfig::default()

@@ -103,3 +103,24 @@ fn rto_retransmits_from_snd_una_go_back_n() {
     t.expect_nothing(); // loss window: one segment
     assert_eq!(t.conn().cwnd(), 1460);
 }
+
+#[test]
+fn user_timeout_aborts_when_data_stays_unacknowledged() {
+    // RFC 5482 / RFC 9293 §3.8.3: a user timeout (here 5 s) ends the connection with TimedOut
+    // long before max_retries would; progress restarts it.
+    let cfg = TcpConfig {
+        user_timeout: Some(Duration::from_secs(5)),
+        ..Scenario::quick_ack_config()
+    };
+    let mut t = Scenario::established_with(cfg, seg().syn().seq(IRS).mss(1460));
+    let h = t.handle();
+    t.app_write(b"a").expect_tx(seg().payload(b"a"));
+    t.advance_ms(3000);
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2)); // progress
+    t.app_write(b"b");
+    let _ = t.drain();
+    t.advance_ms(4999);
+    assert_eq!(t.tcp.connect_status(h), Ok(()));
+    t.advance_ms(1);
+    assert_eq!(t.tcp.connect_status(h), Err(SocketError::TimedOut));
+}

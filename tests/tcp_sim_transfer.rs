@@ -386,6 +386,7 @@ fn debug_one_seed() {
 
 #[test]
 fn lossless_transfer_is_byte_exact_and_closes() {
+    // RFC 9293 §3.8-§3.10 on a clean link: byte-exact both ways, nothing retransmitted, CLOSED.
     let link = LinkCfg {
         loss: 0.0,
         dup: 0.0,
@@ -400,6 +401,8 @@ fn lossless_transfer_is_byte_exact_and_closes() {
 
 #[test]
 fn two_hundred_seeds_with_loss_reorder_duplication_and_corruption() {
+    // RFC 9293 §3.10, RFC 6298, RFC 5681/6582: 200 seeds, 0-10 % loss, reordering, duplicates,
+    // corruption, option/buffer/CC variants and a slow reader.
     // Release: 1 MB one way, about a quarter back; debug: small transfers, same seeds.
     let big = !cfg!(debug_assertions);
     let sum = sweep(0..200, |seed| {
@@ -421,6 +424,7 @@ fn two_hundred_seeds_with_loss_reorder_duplication_and_corruption() {
 
 #[test]
 fn ten_megabytes_each_way_under_loss() {
+    // RFC 9293 §3.8 (windows, retransmission) at volume: 10 MB each way (release) under loss.
     let size = if cfg!(debug_assertions) {
         300_000
     } else {
@@ -432,11 +436,16 @@ fn ten_megabytes_each_way_under_loss() {
 #[test]
 #[ignore = "a soak: TCP_SOAK=<seeds> cargo test --release --test tcp_sim_transfer soak -- --ignored"]
 fn soak() {
+    // RFC 9293 §3.10 soak: thousands more seeds of the sweep.
     let n: u64 = std::env::var("TCP_SOAK")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1000);
-    let _ = sweep(10_000..10_000 + n, |s| {
+    let start: u64 = std::env::var("TCP_SOAK_START")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let _ = sweep(start..start + n, |s| {
         (
             50_000 + (s as usize % 97) * 3001,
             20_000 + (s as usize % 13) * 5003,

@@ -153,6 +153,7 @@ fn transfer_over(seed: u64, link: ImpairConfig, a_bytes: usize, b_bytes: usize) 
 
 #[test]
 fn bulk_transfer_through_a_congested_bottleneck() {
+    // RFC 5681 through the whole host: a tail-drop bottleneck, byte-exact both ways.
     let size = if cfg!(debug_assertions) {
         400_000
     } else {
@@ -165,6 +166,7 @@ fn bulk_transfer_through_a_congested_bottleneck() {
 
 #[test]
 fn bulk_transfer_through_a_lossy_congested_bottleneck() {
+    // RFC 5681 / RFC 6582 / RFC 2018: bottleneck plus 2 % random loss.
     let size = if cfg!(debug_assertions) {
         200_000
     } else {
@@ -177,7 +179,7 @@ fn bulk_transfer_through_a_lossy_congested_bottleneck() {
 
 #[test]
 fn clean_bottleneck_is_used_efficiently() {
-    // 4 MB (400 KB in debug) over 20 Mbit/s: congestion control should keep the pipe busy;
+    // RFC 5681 + RFC 2018 efficiency: 4 MB (400 KB in debug) over 20 Mbit/s: congestion control should keep the pipe busy;
     // allow generous slack over the ideal transfer time, but catch pathological stalls.
     let size = if cfg!(debug_assertions) {
         400_000

@@ -115,7 +115,7 @@ fn large_write_is_segmented_at_the_mss_and_limited_by_the_initial_window() {
 
 #[test]
 fn send_buffer_full_returns_would_block() {
-    // The send buffer is bounded; a full buffer is WouldBlock, not an error.
+    // RFC 9293 §3.10.2 (SEND with a bounded buffer): the send buffer is bounded; a full buffer is WouldBlock, not an error.
     let cfg = TcpConfig {
         send_buffer: 1000,
         delayed_ack: Duration::ZERO,

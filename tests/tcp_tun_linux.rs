@@ -76,6 +76,7 @@ fn echo_script(size: usize) -> String {
 
 #[test]
 fn linux_echo_is_byte_exact() {
+    // RFC 9293 §3.5, §3.8: the kernel as client, echo of 1 byte to 2 MB.
     let Some(mut ns) = Ns::new("tcp-echo") else {
         return;
     };
@@ -93,6 +94,7 @@ fn linux_echo_is_byte_exact() {
 
 #[test]
 fn linux_echo_survives_loss_and_reordering() {
+    // RFC 6298 / RFC 5681 against the kernel: 2 % loss and jitter on the link.
     let Some(mut ns) = Ns::new("tcp-lossy") else {
         return;
     };
@@ -113,6 +115,7 @@ fn linux_echo_survives_loss_and_reordering() {
 
 #[test]
 fn linux_discard_and_closed_port_refused() {
+    // RFC 9293 §3.6 (half-close) and §3.5.2 (RST from a closed port) against the kernel.
     let Some(mut ns) = Ns::new("tcp-discard") else {
         return;
     };

@@ -13,6 +13,7 @@ const PEER_ISS: u32 = u32::MAX - 1;
 
 #[test]
 fn data_flows_across_the_sequence_wrap_both_ways() {
+    // RFC 9293 §3.4: ISNs 4 and 2 below 2^32; data, reassembly and FIN across the wrap.
     let mut t = Scenario::new(Scenario::quick_ack_config());
     t.tcp.set_fixed_isn(Some(OUR_ISS));
     t.h = Some(t.tcp.connect(t.now, US, PEER).unwrap());

@@ -36,6 +36,18 @@ fn tun_tcp_kernel_client_echo_10mb() {
     assert!(o.status.success(), "echo client failed: {}", ctx());
     assert_same("echo round trip", &data, &got, &ctx);
     assert_eq!(sha256sum_file(inp.path()), sha256sum_file(out.path()));
+    // A clean link loses nothing: retransmissions (either side) would mean segments we dropped
+    // or acknowledged wrongly. A scheduling stall can cause a few, so allow up to 1%.
+    let k_out = kernel_counter(&lab.ns, "TcpOutSegs").expect("nstat TcpOutSegs");
+    let k_re = kernel_counter(&lab.ns, "TcpRetransSegs").expect("nstat TcpRetransSegs");
+    let (stderr, _) = lab.stop();
+    let our_out = report_counter(&stderr, "segments_out").expect("segments_out");
+    let our_re = report_counter(&stderr, "retransmits").expect("retransmits");
+    assert!(
+        k_re * 100 <= k_out && our_re * 100 <= our_out,
+        "clean link: kernel retransmitted {k_re} of {k_out} segments, we {our_re} of \
+         {our_out}\n{stderr}"
+    );
 }
 
 /// Our client (`tunstack connect`) → a kernel server, bytes both ways at once.
@@ -59,7 +71,14 @@ fn tun_tcp_our_client_to_kernel_server() {
         &mut ns,
         90,
         PY_ONE_SHOT_SERVER,
-        &["9000", down_file.path(), server_got.path(), ready.path()],
+        // FIN only after our EOF (see tun_tcp_connect_exits_only_after_delivery for why).
+        &[
+            "9000",
+            down_file.path(),
+            server_got.path(),
+            ready.path(),
+            "fin-after-eof",
+        ],
     );
     assert!(
         wait_for_file(&ready.0, Duration::from_secs(10)),
@@ -217,6 +236,20 @@ fn tun_tcp_1000_concurrent_connections() {
     let out = text(&o);
     assert!(o.status.success(), "{out}\n{}", lab.diagnose(0));
     assert!(out.contains("ok 1000 failed 0"), "{out}");
+    // The kernel closed each first: our side went through LAST-ACK to CLOSED, so nothing is left.
+    std::thread::sleep(Duration::from_millis(500));
+    let (stderr, exited) = lab.stop();
+    assert!(exited, "tunstack did not stop:\n{stderr}");
+    assert!(
+        stderr.contains("connections: 0\n"),
+        "connections left after 1000 closed echoes:\n{}",
+        stderr.lines().take(30).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(
+        report_counter(&stderr, "connections_opened"),
+        Some(1000),
+        "{stderr}"
+    );
 }
 
 /// With the emulator on the TUN path (loss, delay, reorder), 10 MB up and 10 MB down (echo) intact.

@@ -9,6 +9,7 @@ command -v tshark  >/dev/null || need+=(tshark)
 command -v ping    >/dev/null || need+=(iputils-ping)
 command -v nc      >/dev/null || need+=(netcat-openbsd)
 command -v curl    >/dev/null || need+=(curl)
+command -v dig     >/dev/null || need+=(dnsutils)
 command -v sha256sum >/dev/null || need+=(coreutils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

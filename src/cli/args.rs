@@ -26,7 +26,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Bring up the stack on a TUN device and serve udp-echo, echo, discard, chargen, http.
+    /// Bring up the stack on a TUN device and serve udp-echo, echo, discard, chargen, http, dns.
     #[command(
         after_help = "Example:\n  sudo tunstack up --serve echo,http --loss 1% --delay 20ms --pcap run.pcap\n  \
                             ping 198.18.0.2; curl http://198.18.0.2/bytes/1000000 | wc -c"
@@ -110,7 +110,7 @@ pub struct ServeList(pub Vec<tunstack::services::Service>);
 pub struct UpArgs {
     #[command(flatten)]
     pub tun: TunArgs,
-    /// Services to run: comma list of udp-echo, echo, discard, chargen, http; or all, none.
+    /// Services to run: comma list of udp-echo, echo, discard, chargen, http, dns; or all, none.
     #[arg(long, value_name = "LIST", default_value = "all",
           value_parser = |s: &str| tunstack::services::parse_list(s).map(ServeList))]
     pub serve: ServeList,
@@ -118,6 +118,10 @@ pub struct UpArgs {
     #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true,
           default_missing_value = "5", value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub stats: Option<u64>,
+    /// Zone file for the dns service (`NAME TTL [IN] TYPE VALUE` lines, see docs/services.md);
+    /// default: the built-in lab.test zone.
+    #[arg(long, value_name = "FILE")]
+    pub dns_zone: Option<PathBuf>,
     #[command(flatten)]
     pub emu: EmuArgs,
 }

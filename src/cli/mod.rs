@@ -156,6 +156,12 @@ fn bring_up(
 }
 
 fn up(a: UpArgs) -> ExitCode {
+    if let Some(path) = &a.dns_zone {
+        match tunstack::services::dns::Zone::load(path) {
+            Ok(z) => tunstack::services::dns::set_zone(z),
+            Err(e) => usage_error(format!("--dns-zone {e}")),
+        }
+    }
     let (rt, name, seed) = match bring_up(&a.tun, &a.emu, a.stats) {
         Ok(x) => x,
         Err(code) => return code,
@@ -194,6 +200,9 @@ fn up(a: UpArgs) -> ExitCode {
                 );
             }
             eprint!("{r}");
+            if a.serve.0.contains(&tunstack::services::Service::Dns) {
+                eprintln!("{}", tunstack::services::dns::summary());
+            }
             eprintln!("tunstack: stopped");
             ExitCode::SUCCESS
         }

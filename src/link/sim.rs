@@ -17,28 +17,8 @@ use crate::link::impair::{Impair, ImpairConfig};
 use crate::stack::Stack;
 use crate::time::{Duration, Instant};
 
-/// What the simulator needs from an endpoint: the sans-IO driver interface of `Stack`.
-pub trait Endpoint {
-    fn handle_packet(&mut self, now: Instant, packet: &[u8]);
-    fn handle_timeout(&mut self, now: Instant);
-    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize>;
-    fn poll_timeout(&self) -> Option<Instant>;
-}
-
-impl Endpoint for Stack {
-    fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
-        Stack::handle_packet(self, now, packet)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Stack::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        Stack::poll_transmit(self, now, buf)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Stack::poll_timeout(self)
-    }
-}
+/// What the simulator needs from an endpoint (defined in `endpoint.rs`, re-exported here).
+pub use super::endpoint::Endpoint;
 
 /// Which way a packet travels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,11 +1,13 @@
 //! Small servers built on `api`, for testing the stack with ordinary tools:
 //! `udp-echo` (UDP 7, RFC 862), `echo` (TCP 7, RFC 862), `discard` (TCP 9, RFC 863),
-//! `chargen` (TCP 19, RFC 864), `http` (TCP 80, a small HTTP/1.1 server, RFC 9112).
+//! `chargen` (TCP 19, RFC 864), `http` (TCP 80, a small HTTP/1.1 server, RFC 9112),
+//! `dns` (UDP and TCP 53, an authoritative server for one zone, RFC 1035). See docs/services.md.
 //!
 //! Application side only: one thread per connection, capped (`MAX_CONNECTIONS` per service);
 //! beyond the cap, new connections wait in the stack's accept queue.
 
 mod chargen;
+pub mod dns;
 mod http;
 mod limit;
 pub mod sha256;
@@ -31,15 +33,17 @@ pub enum Service {
     Discard,
     Chargen,
     Http,
+    Dns,
 }
 
 impl Service {
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::UdpEcho,
         Service::Echo,
         Service::Discard,
         Service::Chargen,
         Service::Http,
+        Service::Dns,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +53,7 @@ impl Service {
             Service::Discard => "discard",
             Service::Chargen => "chargen",
             Service::Http => "http",
+            Service::Dns => "dns",
         }
     }
 
@@ -58,6 +63,7 @@ impl Service {
             Service::Discard => 9,
             Service::Chargen => 19,
             Service::Http => 80,
+            Service::Dns => dns::PORT,
         }
     }
 }
@@ -76,7 +82,7 @@ impl FromStr for Service {
             .find(|x| x.name() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown service {s:?} (expected udp-echo, echo, discard, chargen, http, all or none)"
+                    "unknown service {s:?} (expected udp-echo, echo, discard, chargen, http, dns, all or none)"
                 )
             })
     }
@@ -108,6 +114,9 @@ pub fn start(net: &Net, addr: Ipv4Addr, svc: Service) -> io::Result<JoinHandle<(
         return std::thread::Builder::new()
             .name(name)
             .spawn(move || udp_echo(sock));
+    }
+    if svc == Service::Dns {
+        return dns::start(net, local);
     }
     let listener = TcpListener::bind(net, local)?;
     let handler: fn(TcpStream) -> io::Result<()> = match svc {

@@ -45,6 +45,9 @@ pub struct TcpConfig {
     pub keepalive_probes: u32,
     /// Out-of-order pieces held per connection (bytes are bounded by the receive window).
     pub reassembly_max_segments: usize,
+    /// User timeout (RFC 9293 §3.8.3 R2 as a time, RFC 5482): abort with TimedOut when sent data
+    /// stays unacknowledged this long. `None` = only `max_retries` applies.
+    pub user_timeout: Option<Duration>,
     /// Challenge ACKs per connection per second (RFC 5961 §7).
     pub challenge_ack_limit: u32,
 }
@@ -72,6 +75,7 @@ impl Default for TcpConfig {
             keepalive_interval: Duration::from_secs(75),
             keepalive_probes: 9,
             reassembly_max_segments: 256,
+            user_timeout: None,
             challenge_ack_limit: 10,
         }
     }

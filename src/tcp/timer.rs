@@ -1,5 +1,5 @@
 //! The connection's timers as a table of deadlines, not callbacks (RFC 9293 §3.8, RFC 6298 §5,
-//! RFC 1122 §4.2.2.17 and §4.2.3.6).
+//! RFC 1122 §4.2.2.17 and §4.2.3.6, RFC 5482).
 //!
 //! Each timer is either off or has an `Instant` at which it fires. `next()` is the earliest
 //! deadline; `expired(now)` lists the ones due. The connection decides what firing means.
@@ -19,19 +19,22 @@ pub enum Timer {
     Keepalive,
     /// RFC 9293 §3.3.2 TIME-WAIT (2·MSL).
     TimeWait,
+    /// RFC 9293 §3.8.3 / RFC 5482 user timeout: data unacknowledged for this long aborts.
+    User,
 }
 
-const ALL: [Timer; 5] = [
+const ALL: [Timer; 6] = [
     Timer::Retransmit,
     Timer::DelayedAck,
     Timer::Persist,
     Timer::Keepalive,
     Timer::TimeWait,
+    Timer::User,
 ];
 
 #[derive(Clone, Debug, Default)]
 pub struct TimerTable {
-    at: [Option<Instant>; 5],
+    at: [Option<Instant>; 6],
 }
 
 impl TimerTable {
@@ -48,7 +51,7 @@ impl TimerTable {
         self.at[t as usize].is_some()
     }
     pub fn stop_all(&mut self) {
-        self.at = [None; 5];
+        self.at = [None; 6];
     }
     /// The earliest deadline.
     pub fn next(&self) -> Option<Instant> {

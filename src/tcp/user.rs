@@ -145,6 +145,17 @@ impl TcpLayer {
         }
     }
 
+    /// Set the user timeout of one connection (RFC 5482): unacknowledged data older than this
+    /// aborts the connection with TimedOut. `None` turns it off.
+    pub fn set_user_timeout(
+        &mut self,
+        now: Instant,
+        h: TcpHandle,
+        timeout: Option<crate::time::Duration>,
+    ) -> Result<(), SocketError> {
+        self.with_conn(now, h, |c| c.set_user_timeout(timeout))
+    }
+
     /// Turn keep-alive on (`Some(idle time)`) or off for one connection (RFC 1122 §4.2.3.6).
     pub fn set_keepalive(
         &mut self,

@@ -273,6 +273,18 @@ pub fn wait_output(mut p: Proc, timeout: Duration) -> Option<Output> {
     })
 }
 
+/// Poll `cond` every 20 ms until it holds (true) or `timeout` passes (false).
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
 /// Wait until `path` exists (a "ready" flag written by a helper script).
 pub fn wait_for_file(path: &Path, timeout: Duration) -> bool {
     let end = Instant::now() + timeout;
@@ -340,10 +352,12 @@ print('received', n)
 "#;
 
 /// Python: listen on 0.0.0.0:PORT, touch READY, accept one connection, send the file IN while
-/// reading everything into OUT; half-close after sending; stops at EOF.
+/// reading everything into OUT; half-close after sending (or, with a 5th argument
+/// `fin-after-eof`, only once the peer's EOF has been read too); stops at EOF.
 pub const PY_ONE_SHOT_SERVER: &str = r#"
 import socket, sys, threading
 port, inp, outp, ready = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+fin_after_eof = sys.argv[5:] == ['fin-after-eof']
 data = open(inp, 'rb').read()
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -359,7 +373,8 @@ def tx():
         # sendall's timeout covers the whole call: send in chunks so it bounds a stall only.
         for i in range(0, len(data), 1 << 16):
             s.sendall(data[i:i + (1 << 16)])
-        s.shutdown(socket.SHUT_WR)
+        if not fin_after_eof:
+            s.shutdown(socket.SHUT_WR)
     except Exception as e:
         err.append(e)
 t = threading.Thread(target=tx)
@@ -375,6 +390,8 @@ with open(outp, 'wb') as f:
 t.join()
 if err:
     raise err[0]
+if fin_after_eof:
+    s.shutdown(socket.SHUT_WR)
 print('received', n)
 "#;
 
@@ -556,6 +573,26 @@ except socket.timeout:
     print('timeout')
 "#;
 
+/// A counter from the first line of tunstack's final report that starts with `line` (e.g.
+/// "emulator out:"). Both report styles are read: `name: N` (Debug) and `name=N` (the summary,
+/// which leaves out zero counters: a line without the name reads as 0).
+pub fn report_line_counter(report: &str, line: &str, name: &str) -> Option<u64> {
+    let l = report.lines().find(|l| l.starts_with(line))?;
+    if let Some(v) = report_counter(l, name) {
+        return Some(v);
+    }
+    let key = format!("{name}=");
+    match l.find(&key) {
+        Some(at) => l[at + key.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok(),
+        None => Some(0),
+    }
+}
+
 /// A counter from tunstack's final report (`name: N` in the `tcp: TcpStats { .. }` line).
 pub fn report_counter(report: &str, name: &str) -> Option<u64> {
     let key = format!(" {name}: ");
@@ -591,6 +628,11 @@ pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> 
 /// same source port 40000, so each new SYN meets the previous connection in TIME-WAIT.
 /// `read N`: read N bytes, write them raw to stdout, close with data unread.
 /// `discard N`: send N bytes, half-close, expect EOF.
+/// `keepalive`: TCP keep-alive after 1 s idle, every 1 s, 2 probes; idle 6 s, then echo.
+/// `fastopen`: `sendto(MSG_FASTOPEN)` (the SYN asks for a TFO cookie), then echo.
+/// `http-parallel K N`: K threads each GET /bytes/N and check the body.
+/// `rst-blocked`: never read, send until the kernel's own send buffer is full (so the peer's
+/// echo is blocked writing to us), wait 1 s, then close with SO_LINGER 0 (a RST).
 pub const PY_SCENARIO: &str = r#"
 import socket, struct, sys, threading, time
 host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -664,4 +706,140 @@ elif mode == 'discard':
         s.sendall(data[i:i + (1 << 16)])
     s.shutdown(socket.SHUT_WR)
     print('discard', len(data), 'eof' if read_all(s) == b'' else 'DATA')
+elif mode == 'keepalive':
+    s = socket.create_connection((host, port), timeout=20)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 2)
+    time.sleep(6)
+    try:
+        s.sendall(b'still here')
+        got = b''
+        while len(got) < 10:
+            b = s.recv(100)
+            if not b:
+                break
+            got += b
+        print('keepalive', got)
+    except OSError as e:
+        print('keepalive error', e)
+elif mode == 'fastopen':
+    s = socket.socket()
+    s.sendto(b'fast hello', socket.MSG_FASTOPEN, (host, port))  # blocking: waits for the handshake
+    s.settimeout(10)
+    s.shutdown(socket.SHUT_WR)
+    print('fastopen', read_all(s))
+elif mode == 'http-parallel':
+    import http.client
+    k, n = int(sys.argv[4]), int(sys.argv[5])
+    body = bytes(10 if i % 64 == 63 else 97 + i % 26 for i in range(65536))
+    want = (body * (n // 65536 + 1))[:n]
+    res = [None] * k
+    def get(j):
+        try:
+            c = http.client.HTTPConnection(host, port, timeout=30)
+            c.request('GET', '/bytes/%d' % n)
+            r = c.getresponse()
+            d = r.read()
+            res[j] = 'ok' if r.status == 200 and d == want else 'BAD %d %d' % (r.status, len(d))
+        except Exception as e:
+            res[j] = 'ERR %r' % e
+    ts = [threading.Thread(target=get, args=(j,)) for j in range(k)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print('parallel', res)
+elif mode == 'rst-blocked':
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.settimeout(10)
+    s.connect((host, port))
+    s.setblocking(False)
+    sent, chunk, idle = 0, b'z' * 65536, 0
+    while idle < 20:
+        try:
+            sent += s.send(chunk)
+            idle = 0
+        except BlockingIOError:
+            idle += 1
+            time.sleep(0.05)
+    time.sleep(1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    s.close()
+    print('rst-blocked sent', sent)
 "#;
+
+/// Python: listen on 0.0.0.0:PORT, touch READY, accept one connection, read until EOF (the
+/// peer's FIN), then send N bytes of the /bytes pattern and close. Prints what it read.
+pub const PY_SERVER_AFTER_EOF: &str = r#"
+import socket, sys
+port, n, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('0.0.0.0', port))
+ls.listen(1)
+open(ready, 'w').close()
+s, peer = ls.accept()
+s.settimeout(30)
+got = b''
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+print('read', len(got), flush=True)
+block = bytes(10 if i % 64 == 63 else 97 + i % 26 for i in range(65536))
+data = (block * (n // 65536 + 1))[:n]
+for i in range(0, n, 1 << 16):
+    s.sendall(data[i:i + (1 << 16)])
+s.close()
+print('sent', n)
+"#;
+
+/// Python: an echo server on 0.0.0.0:PORT for many connections at once (selectors); touches
+/// READY once listening; with a 3rd argument `close-after-first`, each connection is closed
+/// (FIN) right after its first echo; `reset-after-first` closes it with SO_LINGER 0 (RST).
+pub const PY_ECHO_SERVER: &str = r#"
+import selectors, socket, struct, sys
+port, ready = int(sys.argv[1]), sys.argv[2]
+after = sys.argv[3] if len(sys.argv) > 3 else ''
+sel = selectors.DefaultSelector()
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(('0.0.0.0', port))
+ls.listen(1024)
+ls.setblocking(False)
+sel.register(ls, selectors.EVENT_READ)
+open(ready, 'w').close()
+while True:
+    for key, _ in sel.select():
+        s = key.fileobj
+        if s is ls:
+            c, _ = ls.accept()
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ)
+            continue
+        try:
+            b = s.recv(65536)
+        except OSError:
+            b = b''
+        if not b:
+            sel.unregister(s); s.close(); continue
+        s.setblocking(True); s.sendall(b); s.setblocking(False)
+        if after:
+            if after == 'reset-after-first':
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            sel.unregister(s); s.close()
+"#;
+
+/// An absolute counter of the namespace's kernel network stack (`nstat -asz NAME`), e.g.
+/// `TcpRetransSegs`; each namespace starts from zero.
+pub fn kernel_counter(ns: &Netns, name: &str) -> Option<u64> {
+    let o = ns.exec(&["timeout", "10", "nstat", "-asz", name]);
+    String::from_utf8_lossy(&o.stdout).lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        (f.next() == Some(name)).then(|| f.next()?.parse().ok())?
+    })
+}

@@ -1,8 +1,10 @@
 //! A small HTTP/1.1 server (RFC 9112) for testing the stack with curl and browsers.
 //!
 //! `GET /` a small page; `GET /bytes/N` N bytes (streamed, N ≤ 10^10);
-//! `POST /sink` reads the body (Content-Length or chunked) and answers its length and SHA-256.
+//! `POST /sink` reads the body (Content-Length or chunked) and answers its length and SHA-256;
+//! `GET /page?n=N` a page of N small objects, `GET /obj/K` one of them (see `page`).
 
+mod page;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -306,7 +308,7 @@ fn handle<S: Read + Write>(c: &mut Conn<S>, req: &Request) -> io::Result<bool> {
         )?;
         return Ok(false);
     }
-    let known = path == "/" || path.starts_with("/bytes/");
+    let known = path == "/" || path.starts_with("/bytes/") || page::handles(path);
     if !known {
         respond(
             &mut c.s,
@@ -330,6 +332,22 @@ fn handle<S: Read + Write>(c: &mut Conn<S>, req: &Request) -> io::Result<bool> {
             false,
         )?;
         return Ok(true);
+    }
+    match page::route(&req.target) {
+        Some(page::Reply::Ok { content_type, body }) => {
+            let ct = [("Content-Type", content_type)];
+            respond(&mut c.s, 200, "OK", &ct, &body, ka, head)?;
+            return Ok(true);
+        }
+        Some(page::Reply::Err {
+            status,
+            reason,
+            body,
+        }) => {
+            respond(&mut c.s, status, reason, &[], body.as_bytes(), ka, head)?;
+            return Ok(true);
+        }
+        None => {}
     }
     if path == "/" {
         respond(

@@ -251,6 +251,7 @@ impl Connection {
         }
         self.retries = 0;
         self.persist_backoffs = 0;
+        self.timers.stop(Timer::User); // progress: restart it (update_timers re-arms)
         self.notify = true;
         // RTT: timestamps (RFC 7323 §4.1) or the one timed segment (RFC 6298 §3, Karn).
         let mut sampled = false;

@@ -376,9 +376,11 @@ impl Connection {
     pub fn recv(&mut self, buf: &mut [u8]) -> Result<usize, SocketError> {
         if !self.rcv_buf.is_empty() && !buf.is_empty() {
             let n = buf.len().min(self.rcv_buf.len());
-            for (d, s) in buf.iter_mut().zip(self.rcv_buf.drain(..n)) {
-                *d = s;
-            }
+            let (a, b) = self.rcv_buf.as_slices();
+            let k = n.min(a.len());
+            buf[..k].copy_from_slice(&a[..k]);
+            buf[k..n].copy_from_slice(&b[..n - k]);
+            self.rcv_buf.drain(..n);
             self.maybe_window_update();
             return Ok(n);
         }
@@ -469,6 +471,14 @@ impl Connection {
         }
         self.error.get_or_insert(SocketError::ConnectionAborted);
         self.set_state(State::Closed, why);
+    }
+
+    /// User timeout for this connection (RFC 5482); `None` = off.
+    pub fn set_user_timeout(&mut self, timeout: Option<Duration>) {
+        self.cfg.user_timeout = timeout;
+        if timeout.is_none() {
+            self.timers.stop(Timer::User);
+        }
     }
 
     /// Keep-alive for this connection (RFC 9293 §3.8.4: switchable per connection); `None` = off.

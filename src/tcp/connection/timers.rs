@@ -1,7 +1,7 @@
 //! What each timer's expiry means for the connection: retransmission with back-off (RFC 6298
 //! §5.4-5.7, RFC 5681 §3.1), SYN retransmission, the persist timer and its back-off (RFC 9293
 //! §3.8.6.1, RFC 1122 §4.2.2.17), delayed ACK (§3.8.6.3), keep-alive (RFC 1122 §4.2.3.6), and
-//! the end of TIME-WAIT (§3.3.2) or of an orphaned FIN-WAIT-2. Read next: `../listener.rs`.
+//! the end of TIME-WAIT (§3.3.2) or of an orphaned FIN-WAIT-2, and the user timeout (RFC 5482). Read next: `../listener.rs`.
 
 use super::Connection;
 use crate::socket::SocketError;
@@ -22,6 +22,12 @@ impl Connection {
                     self.persist_backoffs = self.persist_backoffs.saturating_add(1);
                 }
                 Timer::Keepalive => self.on_keepalive(now, stats),
+                Timer::User => {
+                    if self.snd_una != self.snd_max && self.state.is_synchronized() {
+                        stats.timeouts += 1;
+                        self.fail(SocketError::TimedOut, "user timeout");
+                    }
+                }
                 Timer::TimeWait => match self.state {
                     State::TimeWait => self.set_state(State::Closed, "2MSL timeout"),
                     State::FinWait2 => self.set_state(State::Closed, "FIN-WAIT-2 timeout"),
@@ -108,6 +114,17 @@ impl Connection {
         let data_end = self.buf_seq.wrapping_add(self.send_buf.len() as u32);
         let pending = data_end.gt(self.snd_una) || (self.fin_queued && !self.fin_acked());
         let waiting = sending && pending && !self.timers.is_set(Timer::Retransmit);
+        // RFC 5482: the user timeout runs while data is unacknowledged; an ACK of new data
+        // restarts it (`on_new_ack`), all data acknowledged stops it.
+        if let Some(ut) = self.cfg.user_timeout
+            && sending
+        {
+            if self.snd_una == self.snd_max {
+                self.timers.stop(Timer::User);
+            } else if !self.timers.is_set(Timer::User) {
+                self.timers.set(Timer::User, now + ut);
+            }
+        }
         if !waiting {
             self.timers.stop(Timer::Persist);
         } else if !self.timers.is_set(Timer::Persist) {
