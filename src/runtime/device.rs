@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Command;
 
@@ -38,10 +38,22 @@ impl fmt::Display for DeviceError {
 
 impl std::error::Error for DeviceError {}
 
+enum TunFd {
+    Plain(tun_tap::Iface),
+    /// Opened with IFF_VNET_HDR and TUNSETOFFLOAD: every read and write starts with a
+    /// `virtio_net_hdr` (see `offload.rs`).
+    Vnet(OwnedFd),
+}
+
+/// `TUNSTACK_OFFLOAD=1`: ask the kernel for TSO super-segments and partial checksums.
+pub fn offload_requested() -> bool {
+    std::env::var("TUNSTACK_OFFLOAD").is_ok_and(|v| v == "1")
+}
+
 /// An open TUN device. Dropping it undoes what we configured: a device we created vanishes
 /// with its fd; on a persistent device we remove the address we added.
 pub struct TunDevice {
-    iface: tun_tap::Iface,
+    fd: TunFd,
     name: String,
     created: bool,
     added_addr: Option<String>,
@@ -105,26 +117,32 @@ impl TunDevice {
                 no_privilege_help(name, &e.to_string())
             )));
         }
-        let iface = tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tun).map_err(|e| {
-            match e.raw_os_error() {
-                Some(libc::EPERM) | Some(libc::EACCES) => {
-                    DeviceError::NoPrivilege(no_privilege_help(name, &e.to_string()))
-                }
-                Some(libc::ENOENT) | Some(libc::ENODEV) => DeviceError::Other(format!(
-                    "cannot open /dev/net/tun: {e} (is the tun module loaded? `sudo modprobe tun`)"
-                )),
-                Some(libc::EBUSY) => DeviceError::Other(format!(
-                    "TUN device {name} is busy: {e} (another process has it open)"
-                )),
-                Some(libc::EINVAL) => DeviceError::Other(format!(
-                    "cannot attach to {name}: {e} (does it exist as a TAP or non-TUN device?)"
-                )),
-                _ => DeviceError::Other(format!("cannot open TUN device {name}: {e}")),
+        let opened = if offload_requested() {
+            super::offload::open_vnet(name).map(|(fd, n)| (TunFd::Vnet(fd), n))
+        } else {
+            tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tun).map(|i| {
+                let n = i.name().to_string();
+                (TunFd::Plain(i), n)
+            })
+        };
+        let (fd, real_name) = opened.map_err(|e| match e.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => {
+                DeviceError::NoPrivilege(no_privilege_help(name, &e.to_string()))
             }
+            Some(libc::ENOENT) | Some(libc::ENODEV) => DeviceError::Other(format!(
+                "cannot open /dev/net/tun: {e} (is the tun module loaded? `sudo modprobe tun`)"
+            )),
+            Some(libc::EBUSY) => DeviceError::Other(format!(
+                "TUN device {name} is busy: {e} (another process has it open)"
+            )),
+            Some(libc::EINVAL) => DeviceError::Other(format!(
+                "cannot attach to {name}: {e} (does it exist as a TAP or non-TUN device?)"
+            )),
+            _ => DeviceError::Other(format!("cannot open TUN device {name}: {e}")),
         })?;
         let mut dev = TunDevice {
-            name: iface.name().to_string(),
-            iface,
+            name: real_name,
+            fd,
             created: !existed,
             added_addr: None,
         };
@@ -186,7 +204,15 @@ impl TunDevice {
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {
-        self.iface.as_raw_fd()
+        match &self.fd {
+            TunFd::Plain(i) => i.as_raw_fd(),
+            TunFd::Vnet(fd) => fd.as_raw_fd(),
+        }
+    }
+
+    /// True if reads and writes carry a `virtio_net_hdr` (offloads on).
+    pub(crate) fn vnet(&self) -> bool {
+        matches!(self.fd, TunFd::Vnet(_))
     }
 }
 
