@@ -623,7 +623,8 @@ pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> 
 /// Python: connect to HOST PORT, run a scripted exchange chosen by MODE, print what happened.
 /// `zerowin`: a 16 KiB receive buffer; send 2 MiB while not reading for 3 s, then read it all.
 /// `urgent`: "abc", then "!" with MSG_OOB, then "def"; read the echo until EOF.
-/// `rst N`: N connections that send 1000 bytes and close with SO_LINGER 0 (a RST).
+/// `rst N`: N connections that send 1000 bytes and close with SO_LINGER 0 (a RST);
+/// `rst-now N`: the same without data, right after connecting.
 /// `twreuse N`: N HTTP/1.0-style requests (`Connection: close`, the server closes first) from the
 /// same source port 40000, so each new SYN meets the previous connection in TIME-WAIT.
 /// `read N`: read N bytes, write them raw to stdout, close with data unread.
@@ -666,22 +667,31 @@ elif mode == 'urgent':
     s.sendall(b'def')
     s.shutdown(socket.SHUT_WR)
     print('urgent', read_all(s))
-elif mode == 'rst':
+elif mode in ('rst', 'rst-now'):
     for i in range(int(sys.argv[4])):
         c = socket.create_connection((host, port), timeout=10)
-        c.sendall(b'x' * 1000)
-        time.sleep(0.01)
+        if mode == 'rst':
+            c.sendall(b'x' * 1000)
+            time.sleep(0.01)
         c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         c.close()
     print('rst done')
 elif mode == 'twreuse':
     for i in range(int(sys.argv[4])):
-        time.sleep(0.3)  # the kernel's LAST-ACK ends with our ACK
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(('198.18.0.1', 40000))
-        s.settimeout(30)
-        s.connect((host, port))
+        # The kernel's own side (LAST-ACK) must end first: retry while the port is still busy.
+        for attempt in range(100):
+            time.sleep(0.1)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.settimeout(30)
+            try:
+                s.bind(('198.18.0.1', 40000))
+                s.connect((host, port))
+                break
+            except OSError as e:
+                if e.errno not in (98, 99):  # EADDRINUSE, EADDRNOTAVAIL
+                    raise
+                s.close()
         s.sendall(b'GET /bytes/1000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
         got = read_all(s)
         s.close()
