@@ -94,9 +94,10 @@ in_ns "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw
 
 OURPID=
 start_stack() { # stack mtu
-    local extra=()
+    local extra=() env=()
     [ "$1" = smoltcp ] && extra=(--stack smoltcp)
-    ip netns exec "$NS" "$TS" up --tun tsb0 --mtu "$2" --serve echo,discard,chargen --seed 1 --msl 1s \
+    [ "$1" = ours-tso ] && env=(TUNSTACK_OFFLOAD=1)
+    ip netns exec "$NS" env "${env[@]}" "$TS" up --tun tsb0 --mtu "$2" --serve echo,discard,chargen --seed 1 --msl 1s \
         "${extra[@]}" >/dev/null 2>>/tmp/ts-bench-stack.log &
     OURPID=$!
     PIDS+=("$OURPID")
@@ -165,7 +166,9 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 # ---------- 1 + 7. bulk ----------
 if want bulk; then
     for mtu in 1500 9000 65535; do
-        for s in $STACKS; do
+        extra_stacks=""
+        [ "$mtu" = 1500 ] && extra_stacks=ours-tso
+        for s in $STACKS $extra_stacks; do
             echo "bench: bulk $s MTU $mtu" >&2
             start_stack "$s" "$mtu"
             for _ in $(seq "$RUNS"); do
@@ -191,6 +194,7 @@ if want bulk; then
         veth_down
     fi
     meta cmd "ip netns exec $NS tunstack up --tun tsb0 --mtu MTU --serve echo,discard,chargen --seed 1 --msl 1s [--stack smoltcp]"
+    meta cmd "ip netns exec $NS env TUNSTACK_OFFLOAD=1 tunstack up ...   # ours with TUN offloads (IFF_VNET_HDR + TSO4), MTU 1500"
     meta cmd "ip netns exec $NS tsbench send --to 198.18.0.2:9 --secs $SECS    # kernel → stack discard"
     meta cmd "ip netns exec $NS tsbench recv --to 198.18.0.2:19 --secs $SECS   # stack chargen → kernel (after 200 ms warm-up)"
     meta cmd "ip link add tsbva netns A type veth peer name tsbvb netns B; ip link set ... mtu MTU up"

@@ -113,6 +113,20 @@ pub fn render(path: &str) -> io::Result<String> {
             );
         }
     }
+    for (d, name) in [("k2s", "kernel → stack"), ("s2k", "stack → kernel")] {
+        let k = |s: &str| format!("bulk.{s}.{d}.1500");
+        if r.stat(&k("ours-tso")).is_some() {
+            let _ = writeln!(
+                w,
+                "| 1500 | {name}, ours with TUN offloads | {} | {} | {} | {} | {} |",
+                r.cell(&k("ours-tso"), 2),
+                r.cell(&k("smoltcp"), 2),
+                r.cell(&k("linux"), 2),
+                r.ratio(&k("ours-tso"), &k("smoltcp")),
+                r.ratio(&k("ours-tso"), &k("linux")),
+            );
+        }
+    }
     for (d, name) in [("k2s", "kernel → kernel"), ("s2k", "kernel → kernel")] {
         let k = format!("bulk.linux-nooffload.{d}.1500");
         if r.stat(&k).is_some() {
@@ -241,6 +255,15 @@ pub fn render(path: &str) -> io::Result<String> {
     for mtu in ["1500", "9000", "65535"] {
         for d in ["k2s", "s2k"] {
             let k = |s: &str| format!("cpb.{s}.{d}.{mtu}");
+            if mtu == "1500" && r.stat(&k("ours-tso")).is_some() {
+                let _ = writeln!(
+                    w,
+                    "| {mtu} | {d}, ours with TUN offloads | {} | {} | {} |",
+                    r.cell(&k("ours-tso"), 2),
+                    r.cell(&k("smoltcp"), 2),
+                    r.ratio(&k("ours-tso"), &k("smoltcp"))
+                );
+            }
             let _ = writeln!(
                 w,
                 "| {mtu} | {d} | {} | {} | {} |",
