@@ -6,7 +6,7 @@
 # figure, default 5), BENCH_RR (ping-pong rounds per run, default 20000), BENCH_IDLE (connection
 # counts, default "10000 50000"), BENCH_ONLY (space-separated subset of: bulk ceil lat crr idle
 # engine), BENCH_OUT (default docs/benchmarks.md).
-set -euo pipefail
+set -euo pipefail  # relaxed to -uo below, once the namespaces exist: a failed run leaves a gap, not an abort
 
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -89,6 +89,7 @@ STACKS="ours"
 [ "$SMOL" = no ] && meta note "smoltcp column: \`tunstack up --stack smoltcp\` is not in this build yet (n/a)"
 
 ip netns add "$NS"
+set +e
 in_ns "$NS" ip link set lo up
 in_ns "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw_reuse=1
 

@@ -166,13 +166,26 @@ pub fn vm_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Raise the soft fd limit towards `n` (up to the hard limit, which we may not raise).
 pub fn raise_nofile(n: u64) {
-    let lim = libc::rlimit {
-        rlim_cur: n,
-        rlim_max: n,
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
     };
-    // SAFETY: setrlimit with a valid struct; failure only means fewer fds.
-    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    // SAFETY: getrlimit/setrlimit with a valid struct; failure only means fewer fds.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return;
+        }
+        let want = libc::rlimit {
+            rlim_cur: n.max(lim.rlim_cur),
+            rlim_max: n.max(lim.rlim_max),
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
+            lim.rlim_cur = lim.rlim_max.min(n.max(lim.rlim_cur));
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 /// Kernel-side servers for the Linux column: discard, chargen (zeros), echo; one thread each.

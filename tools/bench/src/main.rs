@@ -18,6 +18,7 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
   tun-write --tun NAME --secs S [--mtu M]   bare TUN write loop
   our-crr  --tun NAME --to ADDR --secs S [--threads T]  connection rate, our stack as client
   our-idle --tun NAME --n N [--backlog B]  N idle connections to our stack in this process
+  hold     --to ADDR --n N [--from PORT]         (used by our-idle) hold N connections until stdin closes
   report   --results FILE              render docs/benchmarks.md (markdown on stdout)
   engine   --mb N [--mtu M]            bulk transfer between two in-memory stacks (callgrind)";
 
@@ -79,6 +80,7 @@ fn run(args: &[String]) -> io::Result<String> {
             need(args, "--n")?,
             opt(args, "--backlog", 1024)?,
         ),
+        "hold" => ours::hold(to()?, need(args, "--n")?, opt(args, "--from", 2000)?),
         "report" => report::render(&need::<String>(args, "--results")?),
         "engine" => {
             let mb: u64 = need(args, "--mb")?;
