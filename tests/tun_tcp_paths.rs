@@ -317,7 +317,6 @@ fn tun_tcp_fastopen_syn_ignored_option() {
 /// unacknowledged: over a 500 kbit/s link the send buffer takes seconds to drain after stdin
 /// ends; the kernel server must still receive every byte before we report success.
 #[test]
-#[ignore = "bug: src/cli/mod.rs linger() gives up after 2 s and exits 0 with data unsent"]
 fn tun_tcp_connect_exits_only_after_delivery() {
     if !root_or_skip("tcp-drain") {
         return;
@@ -379,7 +378,6 @@ fn tun_tcp_connect_exits_only_after_delivery() {
 /// kernel's client must learn that the connection is gone (a RST, as when a process holding
 /// sockets exits) instead of waiting forever for data that will never come.
 #[test]
-#[ignore = "bug: on shutdown the driver drops open connections silently (no RST); curl hangs"]
 fn tun_tcp_shutdown_resets_open_connections() {
     let Some(mut lab) = Lab::up("tcp-shutdown", &["--serve", "http"], &["curl"]) else {
         return;

@@ -4,7 +4,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::units;
 
@@ -106,10 +106,22 @@ pub struct EmuArgs {
 #[derive(Clone, Debug)]
 pub struct ServeList(pub Vec<tunstack::services::Service>);
 
+/// Which TCP/IP stack `up` runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StackKind {
+    /// Our own stack.
+    Ours,
+    /// smoltcp 0.14, the reference implementation (services echo, discard, chargen, http).
+    Smoltcp,
+}
+
 #[derive(Args, Debug)]
 pub struct UpArgs {
     #[command(flatten)]
     pub tun: TunArgs,
+    /// The stack to run: ours, or smoltcp (the reference; see docs/reference.md).
+    #[arg(long, value_enum, value_name = "STACK", default_value = "ours")]
+    pub stack: StackKind,
     /// Services to run: comma list of udp-echo, echo, discard, chargen, http, dns; or all, none.
     #[arg(long, value_name = "LIST", default_value = "all",
           value_parser = |s: &str| tunstack::services::parse_list(s).map(ServeList))]

@@ -1,6 +1,7 @@
 //! `tunstack up` and `tunstack connect`.
 
 pub mod args;
+mod smol;
 pub mod units;
 
 use std::io::{self, Read, Write};
@@ -156,6 +157,9 @@ fn bring_up(
 }
 
 fn up(a: UpArgs) -> ExitCode {
+    if a.stack == args::StackKind::Smoltcp {
+        return smol::up(a);
+    }
     if let Some(path) = &a.dns_zone {
         match tunstack::services::dns::Zone::load(path) {
             Ok(z) => tunstack::services::dns::set_zone(z),
@@ -293,17 +297,35 @@ fn copy_both_ways(s: TcpStream) -> ExitCode {
         Ok(Err(e)) => fail(format!("sending: {e}")),
         Err(_) => fail("the stdin thread failed"),
     };
-    linger(&s);
+    if code == ExitCode::SUCCESS
+        && let Err(e) = linger(&s)
+    {
+        return fail(format!("delivering the last bytes: {e}"));
+    }
     code
 }
 
-/// Give our FIN a moment to be acknowledged before the driver stops (at most 2 s).
-fn linger(s: &TcpStream) {
-    for _ in 0..100 {
+/// Wait until our FIN (and so every byte before it) is acknowledged: FIN-WAIT-2, TIME-WAIT or
+/// CLOSED. The stack's retransmission limit bounds the wait; an error on the way is a failure.
+fn linger(s: &TcpStream) -> io::Result<()> {
+    loop {
         match s.info() {
-            Ok(i) if !matches!(i.state, "FIN-WAIT-1" | "CLOSING" | "LAST-ACK") => return,
-            Err(_) => return,
-            Ok(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Ok(i)
+                if matches!(
+                    i.state,
+                    "FIN-WAIT-1" | "CLOSING" | "LAST-ACK" | "ESTABLISHED" | "CLOSE-WAIT"
+                ) =>
+            {
+                if runtime::signals::requested() {
+                    return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            _ => break,
         }
+    }
+    match s.take_error()? {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }

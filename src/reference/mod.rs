@@ -14,4 +14,4 @@ pub mod diff;
 pub mod matrix;
 mod smol;
 
-pub use smol::{SmolConfig, SmolStack};
+pub use smol::{SmolConfig, SmolStack, SmolStats};

@@ -67,6 +67,8 @@ pub(crate) struct Driver {
     link_stats: LinkStats,
     buf: Vec<u8>,
     shutdown: bool,
+    /// The connections live when shutdown began (before they were aborted), for the report.
+    live_at_exit: Option<Vec<crate::tcp::TcpInfo>>,
 }
 
 impl Driver {
@@ -104,6 +106,7 @@ impl Driver {
             link_stats: LinkStats::default(),
             buf: vec![0; MAX_PACKET],
             shutdown: false,
+            live_at_exit: None,
         })
     }
 
@@ -122,7 +125,10 @@ impl Driver {
         Report {
             stack: self.stack.stats().clone(),
             tcp: self.stack.tcp().stats().clone(),
-            connections: self.stack.tcp().connections(),
+            connections: self
+                .live_at_exit
+                .clone()
+                .unwrap_or_else(|| self.stack.tcp().connections()),
             link: LinkStats {
                 capture_packets: self.capture.as_ref().map_or(0, |c| c.packets()),
                 capture_skipped: self.capture.as_ref().map_or(0, |c| c.skipped()),
@@ -140,6 +146,10 @@ impl Driver {
             self.deliver_inbound(now);
             self.take_commands(now);
             if self.shutdown || super::signals::requested() {
+                // The exit report shows the connections as they were; then, RFC 9293 §3.10.5:
+                // peers learn by RST that our connections are gone.
+                self.live_at_exit = Some(self.stack.tcp().connections());
+                self.stack.tcp_mut().abort_all(now);
                 self.flush_out(now);
                 return Ok(());
             }

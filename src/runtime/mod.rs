@@ -10,6 +10,8 @@ mod link;
 mod offload;
 mod ops;
 pub mod signals;
+mod smol_driver;
+mod smol_services;
 mod waker;
 
 use std::fmt;
@@ -20,6 +22,8 @@ use std::thread::JoinHandle;
 pub use device::{DeviceError, TunDevice, TunOptions};
 pub use link::Link;
 pub(crate) use ops::{Cmd, OpFn, Step};
+pub use smol_driver::{SmolReport, SmolRuntime, SmolRuntimeConfig};
+pub use smol_services::{ConnSummary, SMOL_SERVICES, ServiceCounters, SmolServices};
 pub(crate) use waker::Waker;
 
 use crate::api::Net;

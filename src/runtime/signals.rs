@@ -20,7 +20,12 @@ extern "C" fn on_signal(sig: libc::c_int) {
 
 /// Route SIGINT and SIGTERM of this process to a clean stop of the driver behind `net`.
 pub fn install(net: &Net) -> std::io::Result<()> {
-    WAKE_FD.store(net.waker_fd(), Ordering::SeqCst);
+    install_wake_fd(net.waker_fd())
+}
+
+/// Route SIGINT and SIGTERM to a write on eventfd `fd` (a driver's wake-up fd).
+pub(crate) fn install_wake_fd(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    WAKE_FD.store(fd, Ordering::SeqCst);
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: installs an async-signal-safe handler (atomics and write(2) only).
         let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };

@@ -145,6 +145,26 @@ impl TcpLayer {
         }
     }
 
+    /// The host is going away (e.g. `tunstack up` stopping): every connection is aborted as the
+    /// ABORT call of RFC 9293 §3.10.5 does — a RST to each synchronized peer so it does not wait
+    /// on a connection that no longer exists — and every listener is closed.
+    pub fn abort_all(&mut self, now: Instant) {
+        let mut handles: Vec<u32> = self.sockets.keys().copied().collect();
+        handles.sort_unstable();
+        for h in handles {
+            match self.sockets.get_mut(&h) {
+                Some(Socket::Conn(c)) => {
+                    c.orphan = true;
+                    c.abort("host shutting down");
+                    self.settle(h, now);
+                    self.mark_dirty(h);
+                }
+                Some(Socket::Listener(_)) => self.close(now, TcpHandle(h)),
+                None => {}
+            }
+        }
+    }
+
     /// Set the user timeout of one connection (RFC 5482): unacknowledged data older than this
     /// aborts the connection with TimedOut. `None` turns it off.
     pub fn set_user_timeout(
