@@ -80,7 +80,7 @@ meta machine "rustc: $(rustc --version 2>/dev/null || echo unknown); build: carg
 meta machine "Shared machine: other jobs may run at the same time; min–max shows the spread"
 meta setting "BENCH_SECS=$SECS s per bulk/rate run, BENCH_RUNS=$RUNS runs per figure (the issue's 10 s runs and 100k rounds are shortened so the suite fits in about 10 minutes)"
 meta setting "ping-pong: $RR rounds per run after 100 warm-up rounds; ICMP: 200 echoes at 2 ms intervals per run"
-meta setting "tunstack up --serve echo,discard,chargen --seed 1 --msl 1s (a short TIME-WAIT for the connection-rate runs)"
+meta setting "tunstack up --serve echo,discard,chargen --seed 1, ours with --msl 1s (a short TIME-WAIT for the connection-rate runs; smoltcp has no such flag)"
 
 SMOL=no
 if "$TS" up --help 2>/dev/null | grep -q -- '--stack'; then SMOL=yes; fi
@@ -95,10 +95,10 @@ in_ns "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw
 
 OURPID=
 start_stack() { # stack mtu
-    local extra=() env=()
+    local extra=(--msl 1s) env=()
     [ "$1" = smoltcp ] && extra=(--stack smoltcp)
     [ "$1" = ours-tso ] && env=(TUNSTACK_OFFLOAD=1)
-    ip netns exec "$NS" env "${env[@]}" "$TS" up --tun tsb0 --mtu "$2" --serve echo,discard,chargen --seed 1 --msl 1s \
+    ip netns exec "$NS" env "${env[@]}" "$TS" up --tun tsb0 --mtu "$2" --serve echo,discard,chargen --seed 1 \
         "${extra[@]}" >/dev/null 2>>/tmp/ts-bench-stack.log &
     OURPID=$!
     PIDS+=("$OURPID")
