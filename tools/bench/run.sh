@@ -44,6 +44,7 @@ RES=$(mktemp /tmp/ts-bench-results.XXXXXX)
 NS=ts-bench-$$        # our stack's namespace (TUN)
 NSA=ts-benchA-$$      # Linux column: client side of a veth pair
 NSB=ts-benchB-$$      # Linux column: server side
+NSC=ts-benchC-$$      # a fresh namespace for our in-process client and idle runs
 PIDS=()
 
 # Stop every process in namespace $1 (all started by this script: the namespaces are ours).
@@ -56,7 +57,7 @@ ns_kill() {
 cleanup() {
     set +e
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for n in "$NS" "$NSA" "$NSB"; do ns_kill "$n"; ip netns del "$n" 2>/dev/null; done
+    for n in "$NS" "$NSA" "$NSB" "$NSC"; do ns_kill "$n"; ip netns del "$n" 2>/dev/null; done
     rm -f "$RES"
 }
 trap cleanup EXIT
@@ -257,37 +258,45 @@ if want crr; then
         stop_stack
     done
     echo "bench: connection rate, our client" >&2
-    ip netns exec "$NS" "$TB" serve --listen 0.0.0.0:7000 --mode echo 2>/dev/null &
-    SRV=$!
-    PIDS+=("$SRV")
+    ip netns add "$NSC"
+    in_ns "$NSC" ip link set lo up
+    ip netns exec "$NSC" "$TB" serve --listen 0.0.0.0:7000 --mode echo 2>/dev/null &
+    PIDS+=("$!")
     for _ in $(seq "$RUNS"); do
-        val crr.ours.out "$(field "$(in_ns "$NS" "$TB" our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs "$SECS")" per_sec)"
-        for _ in $(seq 50); do in_ns "$NS" ip link show tsbo0 >/dev/null 2>&1 || break; sleep 0.05; done
+        out=$(in_ns "$NSC" "$TB" our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs "$SECS" 2>&1)
+        [ -n "$(field "$out" per_sec)" ] || meta note "our-crr: $out"
+        val crr.ours.out "$(field "$out" per_sec)"
+        for _ in $(seq 50); do in_ns "$NSC" ip link show tsbo0 >/dev/null 2>&1 || break; sleep 0.05; done
     done
-    kill -TERM "$SRV" 2>/dev/null || true
+    ns_kill "$NSC"
+    ip netns del "$NSC"
     veth_up 1500
     for _ in $(seq "$RUNS"); do
         val crr.linux.in "$(field "$(in_ns "$NSA" "$TB" crr --to 198.18.1.2:7 --secs "$SECS")" per_sec)"
     done
     veth_down
     meta cmd "ip netns exec $NS tsbench crr --to 198.18.0.2:7 --secs $SECS   # kernel client, one connection at a time"
-    meta cmd "ip netns exec $NS tsbench our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs $SECS   # our client (2 threads) → tsbench serve --mode echo"
+    meta cmd "ip netns exec $NSC tsbench our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs $SECS   # our client (2 threads) → tsbench serve --mode echo"
 fi
 
 # ---------- 5. idle connections ----------
 if want idle; then
     for n in $IDLE; do
         echo "bench: $n idle connections" >&2
+        ip netns add "$NSC"
+        in_ns "$NSC" ip link set lo up
         for _ in $(seq "$RUNS"); do
-            out=$(in_ns "$NS" "$TB" our-idle --tun tsbi0 --n "$n")
+            out=$(in_ns "$NSC" "$TB" our-idle --tun tsbi0 --n "$n")
             val "idle.$n.secs" "$(field "$out" secs)"
             val "idle.$n.per_sec" "$(field "$out" per_sec)"
             val "idle.$n.bytes" "$(field "$out" bytes_per_conn)"
             [ "$(field "$out" accepted)" = "$n" ] || meta note "idle $n: $out"
-            for _ in $(seq 50); do in_ns "$NS" ip link show tsbi0 >/dev/null 2>&1 || break; sleep 0.05; done
+            for _ in $(seq 50); do in_ns "$NSC" ip link show tsbi0 >/dev/null 2>&1 || break; sleep 0.05; done
         done
+        ns_kill "$NSC"
+        ip netns del "$NSC"
     done
-    meta cmd "ip netns exec $NS tsbench our-idle --tun tsbi0 --n N   # our stack in-process, one accept thread holds the connections; kernel clients connect one by one"
+    meta cmd "ip netns exec $NSC tsbench our-idle --tun tsbi0 --n N   # our stack in-process, one accept thread holds the connections; kernel clients connect one by one"
 fi
 
 # ---------- 6. engine ----------
@@ -296,10 +305,10 @@ if want engine; then
     crit=$($CARGO bench -q -p tunstack-bench --bench engine -- --noplot 2>/dev/null || true)
     # "engine_mtu1500/recv_path_1MiB" then "thrpt:  [a Melem/s b Melem/s c Melem/s]"
     awk '/^engine_mtu/ { split($1, p, "/"); name = p[1] "/" p[2] }
-         /thrpt:/ { for (i = 1; i <= NF; i++) if ($i ~ /\[/) { lo = $(i) ; sub(/\[/, "", lo); u = $(i + 3); mid = $(i + 2); hi = $(i + 4) }
+         /thrpt:/ && name != "" { for (i = 1; i <= NF; i++) if ($i ~ /\[/) { lo = $(i) ; sub(/\[/, "", lo); u = $(i + 3); mid = $(i + 2); hi = $(i + 4) }
                     f = (u ~ /^K/) ? 0.001 : (u ~ /^G/) ? 1000 : (u ~ /^M/) ? 1 : 0.000001
                     split(name, q, "/"); m = q[1]; sub(/engine_mtu/, "", m); path = q[2]; sub(/_path.*/, "", path)
-                    printf "v engine.%s.%s %.4f\n", m, path, mid * f }' <<<"$crit" >>"$RES"
+                    printf "v engine.%s.%s %.4f\n", m, path, mid * f; name = "" }' <<<"$crit" >>"$RES"
     if command -v valgrind >/dev/null; then
         echo "bench: engine (callgrind)" >&2
         for mtu in 1500 9000; do

@@ -78,7 +78,7 @@ fn run(args: &[String]) -> io::Result<String> {
         "our-idle" => ours::idle(
             &need::<String>(args, "--tun")?,
             need(args, "--n")?,
-            opt(args, "--backlog", 1024)?,
+            opt(args, "--backlog", 4096)?,
         ),
         "hold" => ours::hold(to()?, need(args, "--n")?, opt(args, "--from", 2000)?),
         "report" => report::render(&need::<String>(args, "--results")?),
