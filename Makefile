@@ -1,6 +1,6 @@
 # tunstack: `make demo` and `make test` are all a fresh machine needs.
 CARGO ?= cargo
-.PHONY: all build test unit-test tun-test demo lint fmt doc deps clean bench
+.PHONY: all build test unit-test tun-test demo lint fmt doc deps clean fuzz fuzz-short soak bench-loss bench
 
 all: build
 
@@ -14,6 +14,7 @@ deps:
 # own network namespace; without root they print that they were skipped and why).
 test: deps lint
 	$(CARGO) test --release --all-targets -- --test-threads=2
+	$(MAKE) fuzz-short
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -26,6 +27,22 @@ fmt:
 doc:
 	$(CARGO) doc --no-deps
 
+# Fuzzing (cargo-fuzz on stable via RUSTC_BOOTSTRAP; see docs/reliability.md): every target for
+# FUZZ_SECS each; `fuzz-short` is the bounded run inside `make test`.
+FUZZ_SECS ?= 300
+FUZZ_SHORT_SECS ?= 10
+fuzz:
+	@tools/fuzz.sh $(FUZZ_SECS)
+
+fuzz-short:
+	@FUZZ_JOBS=2 tools/fuzz.sh $(FUZZ_SHORT_SECS)
+
+# Mixed traffic through a TUN in a namespace with 1 % loss for SOAK_SECS (memory, fds, sha256).
+SOAK_SECS ?= 600
+soak: deps
+	$(CARGO) build --release
+	@tools/soak.sh $(SOAK_SECS)
+
 demo: deps
 	$(CARGO) build --release
 	@tools/demo.sh
@@ -36,3 +53,7 @@ bench: deps
 
 clean:
 	$(CARGO) clean
+
+# Loss recovery and congestion control in the simulator (docs/loss-recovery.md); BENCH_SECS=n.
+bench-loss:
+	$(CARGO) run --release --example bench-loss

@@ -268,6 +268,7 @@ fn same_seed_same_output_different_seed_different_output() {
         corrupt: 0.05,
         rate_bps: Some(4_000_000),
         queue_bytes: 2048,
+        ecn_mark_threshold: 0,
     };
     let (l1, o1) = run(cfg.clone(), 1234, 10_000, GAP);
     let (l2, o2) = run(cfg.clone(), 1234, 10_000, GAP);

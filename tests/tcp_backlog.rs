@@ -10,8 +10,10 @@ use tunstack::tcp::TcpConfig;
 #[test]
 fn backlog_overflow_is_counted_and_recovers_after_accept() {
     // RFC 9293 §3.10.7.2: SYNs beyond the backlog are dropped (counted); accept() makes room.
+    // (SYN cookies off: `tcp_syncookies.rs` covers the cookie path.)
     let cfg = TcpConfig {
         backlog: 2,
+        syn_cookies: false,
         ..TcpConfig::default()
     };
     let mut t = Scenario::listening(cfg);

@@ -6,6 +6,7 @@ mod harness;
 use harness::*;
 use tunstack::SocketError;
 use tunstack::tcp::TcpConfig;
+use tunstack::tcp::timer::Timer;
 use tunstack::time::Duration;
 
 fn short_msl() -> TcpConfig {
@@ -154,7 +155,8 @@ fn data_after_close_draws_rst() {
     t.app_close();
     t.expect_tx(seg().fin());
     t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2).payload(b"too late"));
-    t.expect_tx(seg().rst().seq(ISS + 2).ack(IRS + 1));
+    // As Linux: the answer of the CLOSED state, <SEQ=SEG.ACK><CTL=RST>.
+    t.expect_tx(seg().rst().seq(ISS + 2));
     assert_eq!(t.stats().drop_after_close, 1);
 }
 
@@ -263,4 +265,123 @@ fn time_wait_is_reused_by_a_syn_with_a_newer_timestamp() {
     );
     t.peer_sends(seg().syn().seq(IRS - 500).ts(200, 0));
     t.expect_tx(seg().syn().ack(IRS - 499));
+}
+
+/// Default MSL (2 min) and fin_timeout (60 s): TIME-WAIT must last 240 s, not 60 s.
+fn established_default_close(ts: bool) -> Scenario {
+    let mut syn = seg().syn().seq(IRS).mss(1460);
+    if ts {
+        syn = syn.ts(100, 0);
+    }
+    Scenario::established_with(TcpConfig::default(), syn)
+}
+
+/// The connection is in TIME-WAIT until exactly 2·MSL after `entered` (t-1 ms and t).
+#[track_caller]
+fn expect_time_wait_for_2msl(t: &mut Scenario) {
+    t.expect_state("TIME-WAIT");
+    let h = t.handle();
+    let due = t.tcp.connection(h).and_then(|c| c.timer(Timer::TimeWait));
+    assert_eq!(due, Some(t.now + Duration::from_secs(240)), "{}", t.dump());
+    t.advance(Duration::from_secs(240) - Duration::from_millis(1));
+    assert_eq!(
+        t.tcp.connection_count(),
+        1,
+        "still in TIME-WAIT\n{}",
+        t.dump()
+    );
+    t.advance_ms(1);
+    assert_eq!(
+        t.tcp.connection_count(),
+        0,
+        "gone after 2·MSL\n{}",
+        t.dump()
+    );
+}
+
+#[test]
+fn close_in_fin_wait_1_then_ack_and_fin_together_goes_to_time_wait() {
+    // RFC 9293 §3.10.7.4 eighth step: FIN-WAIT-1 with our FIN acked + FIN -> TIME-WAIT (2·MSL),
+    // also when the application already closed: fin_timeout only bounds FIN-WAIT-2.
+    for ts in [false, true] {
+        let mut t = established_default_close(ts);
+        t.app_shutdown_write();
+        t.expect_tx(seg().fin().seq(ISS + 1));
+        t.app_close();
+        t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+        t.expect_tx(seg().seq(ISS + 2).ack(IRS + 2));
+        expect_time_wait_for_2msl(&mut t);
+    }
+}
+
+#[test]
+fn orphaned_close_then_ack_then_fin_goes_to_time_wait() {
+    // RFC 9293 §3.10.7.4: CLOSE -> FIN-WAIT-1 -> (ACK) FIN-WAIT-2 -> (FIN) TIME-WAIT; the
+    // fin_timeout armed in FIN-WAIT-2 is replaced by 2·MSL.
+    for ts in [false, true] {
+        let mut t = established_default_close(ts);
+        t.app_close();
+        t.expect_tx(seg().fin().seq(ISS + 1));
+        t.advance_ms(10);
+        t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2));
+        t.expect_state("FIN-WAIT-2");
+        t.advance(Duration::from_secs(30));
+        t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+        t.expect_tx(seg().seq(ISS + 2).ack(IRS + 2));
+        expect_time_wait_for_2msl(&mut t);
+    }
+}
+
+#[test]
+fn close_after_shutdown_in_fin_wait_2_then_fin_goes_to_time_wait() {
+    // RFC 9293 §3.10.4 (CLOSE in FIN-WAIT-2) then §3.10.7.4 eighth step (FIN -> TIME-WAIT).
+    let mut t = established_default_close(true);
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin().seq(ISS + 1));
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2));
+    t.expect_state("FIN-WAIT-2");
+    t.app_close();
+    t.advance(Duration::from_secs(59));
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+    t.expect_tx(seg().seq(ISS + 2).ack(IRS + 2));
+    expect_time_wait_for_2msl(&mut t);
+}
+
+#[test]
+fn orphaned_simultaneous_close_goes_through_closing_to_time_wait() {
+    // RFC 9293 §3.6 Figure 13 after CLOSE: FIN-WAIT-1 + FIN -> CLOSING; ACK -> TIME-WAIT.
+    let mut t = established_default_close(false);
+    t.app_close();
+    t.expect_tx(seg().fin().seq(ISS + 1));
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 1));
+    t.expect_state("CLOSING");
+    t.expect_tx(seg().seq(ISS + 2).ack(IRS + 2));
+    t.peer_sends(seg().seq(IRS + 2).ack(ISS + 2));
+    expect_time_wait_for_2msl(&mut t);
+}
+
+#[test]
+fn orphaned_passive_close_ends_at_the_ack_of_our_fin() {
+    // RFC 9293 §3.6: CLOSE-WAIT -> (CLOSE) LAST-ACK -> (ACK) CLOSED, no TIME-WAIT.
+    let mut t = established_default_close(true);
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 1));
+    t.expect_tx(seg().ack(IRS + 2));
+    assert_eq!(t.app_read().unwrap(), b"");
+    t.app_close();
+    t.expect_state("LAST-ACK");
+    t.expect_tx(seg().fin().seq(ISS + 1).ack(IRS + 2));
+    t.peer_sends(seg().seq(IRS + 2).ack(ISS + 2));
+    assert_eq!(t.tcp.connection_count(), 0);
+}
+
+#[test]
+fn close_in_time_wait_keeps_the_2msl_timer() {
+    // RFC 9293 §3.10.4: CLOSE in TIME-WAIT changes nothing ("connection closing").
+    let mut t = established_default_close(false);
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin());
+    t.peer_sends(seg().fin().seq(IRS + 1).ack(ISS + 2));
+    t.expect_tx(seg().ack(IRS + 2));
+    t.app_close();
+    expect_time_wait_for_2msl(&mut t);
 }

@@ -129,3 +129,28 @@ fn keepalive_can_be_switched_per_connection() {
     t.tcp.set_keepalive(t.now, h, None).unwrap();
     t.advance_ms(600_000).expect_nothing();
 }
+
+#[test]
+fn keepalive_probes_a_half_closed_connection_in_fin_wait_2() {
+    // RFC 1122 §4.2.3.6 names no state; like Linux, keep-alive also runs in FIN-WAIT-2, so a
+    // half-closed end whose peer vanished (its RST lost) does not wait forever.
+    let cfg = TcpConfig {
+        keepalive: Some(Duration::from_secs(10)),
+        keepalive_interval: Duration::from_secs(2),
+        keepalive_probes: 2,
+        ..Scenario::quick_ack_config()
+    };
+    let mut t = Scenario::established_with(cfg, seg().syn().seq(IRS).mss(1460));
+    t.app_shutdown_write();
+    t.expect_tx(seg().fin().seq(ISS + 1));
+    t.peer_sends(seg().seq(IRS + 1).ack(ISS + 2));
+    t.expect_state("FIN-WAIT-2");
+    t.advance_ms(9999).expect_nothing();
+    // SEG.SEQ = SND.NXT - 1: the FIN's sequence number.
+    t.advance_ms(1)
+        .expect_tx(seg().seq(ISS + 1).ack(IRS + 1).len(0));
+    t.advance_ms(2000).expect_tx(seg().seq(ISS + 1));
+    t.advance_ms(2000);
+    t.expect_state("CLOSED");
+    assert_eq!(t.app_read(), Err(SocketError::TimedOut));
+}

@@ -162,7 +162,8 @@ fn variant(seed: u64) -> (TcpConfig, TcpConfig, Option<(usize, Duration)>) {
     c.cc = match seed % 13 {
         0 => "none".into(),
         1 | 4 | 7 => "reno".into(),
-        _ => "newreno".into(),
+        2 | 5 | 8 | 11 => "newreno".into(),
+        _ => "cubic".into(),
     };
     if seed % 4 == 1 {
         c.delayed_ack = Duration::ZERO;

@@ -214,7 +214,8 @@ fn we_connect_to_a_linux_echo_server() {
                   \x20   c.sendall(b)\n\
                   c.close()";
     let script = format!(
-        "timeout 60 python3 -c \"$SERVER\" & sleep 0.5; \
+        "timeout 60 python3 -c \"$SERVER\" & \
+         for i in $(seq 100); do ss -ltn | grep -q ':9000 ' && break; sleep 0.1; done; \
          timeout 60 {bin} connect 198.18.0.1:9000 < {i} > {o}; echo exit=$?; wait",
         bin = common::netns::tunstack_bin(),
         i = inp.display(),

@@ -596,8 +596,10 @@ fn tun_tcp_clean_capture_expert_info() {
             "-o",
             "ip.check_checksum:TRUE",
             "-Y",
+            // A D-SACK (RFC 2883) is our correct report of a duplicate the kernel sent (its
+            // tail loss probe when our delayed ACK is slower than its PTO), not a fault.
             "_ws.expert.severity >= \"Warning\" && !tcp.analysis.window_full \
-             && !tcp.analysis.zero_window",
+             && !tcp.analysis.zero_window && !tcp.options.sack.dsack",
             "-T",
             "fields",
             "-e",

@@ -67,9 +67,24 @@ pub struct TunArgs {
     /// TCP maximum segment lifetime (TIME-WAIT lasts 2×MSL), e.g. 2s, 500ms.
     #[arg(long, value_name = "DURATION", value_parser = units::duration)]
     pub msl: Option<Duration>,
-    /// TCP congestion control.
+    /// TCP congestion control (default cubic, RFC 9438).
     #[arg(long, value_name = "ALGO", value_parser = ["newreno", "reno", "cubic", "none"])]
     pub cc: Option<String>,
+    /// Negotiate TCP SACK (RFC 2018; default on).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub sack: Option<String>,
+    /// TCP loss detection: RACK-TLP (RFC 8985, default) or three duplicate ACKs.
+    #[arg(long, value_name = "MODE", value_parser = ["rack", "dupack"])]
+    pub recovery: Option<String>,
+    /// Negotiate ECN (RFC 3168; default off).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub ecn: Option<String>,
+    /// TCP connections at most (all states); further SYNs are dropped and counted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// TCP send and receive buffer per connection, e.g. 64kb (default 256kb).
+    #[arg(long, value_name = "SIZE", value_parser = units::size)]
+    pub tcp_buffer: Option<u64>,
 }
 
 /// The link emulator, applied to each direction of the TUN path independently.
@@ -100,6 +115,11 @@ pub struct EmuArgs {
     #[arg(long, value_name = "SIZE", value_parser = units::size, requires = "rate",
           help_heading = "Link emulator (each direction)")]
     pub queue: Option<u64>,
+    /// Mark ECN-capable packets CE above this queue backlog instead of dropping (RFC 3168),
+    /// e.g. 16kb; needs --rate.
+    #[arg(long, value_name = "SIZE", value_parser = units::size, requires = "rate",
+          help_heading = "Link emulator (each direction)")]
+    pub ecn_mark: Option<u64>,
 }
 
 /// The services of `--serve`.

@@ -73,6 +73,7 @@ fn impair_config(e: &EmuArgs) -> ImpairConfig {
         corrupt: e.corrupt.unwrap_or(0.0),
         rate_bps: e.rate,
         queue_bytes: e.queue.map_or(64 * 1024, |q| q as usize),
+        ecn_mark_threshold: e.ecn_mark.map_or(0, |q| q as usize),
     }
 }
 
@@ -128,6 +129,25 @@ fn bring_up(
     }
     if let Some(cc) = &t.cc {
         stack.tcp.cc = cc.clone();
+    }
+    if let Some(v) = &t.sack {
+        stack.tcp.sack = v == "on";
+    }
+    if let Some(r) = t
+        .recovery
+        .as_deref()
+        .and_then(tunstack::tcp::Recovery::parse)
+    {
+        stack.tcp.recovery = r;
+    }
+    if let Some(v) = &t.ecn {
+        stack.tcp.ecn = v == "on";
+    }
+    stack.tcp.max_connections = t
+        .max_connections
+        .map_or(stack.tcp.max_connections, |n| n as usize);
+    if let Some(b) = t.tcp_buffer {
+        (stack.tcp.send_buffer, stack.tcp.recv_buffer) = (b.max(1) as usize, b.max(1) as usize);
     }
     let dev = TunDevice::open(&TunOptions {
         name: t.tun.clone(),

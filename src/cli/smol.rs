@@ -43,6 +43,9 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
             "--msl: smoltcp's TIME-WAIT is fixed (10 s); --msl works only with --stack ours".into(),
         );
     }
+    if a.tun.max_connections.is_some() || a.tun.tcp_buffer.is_some() {
+        usage_error("--max-connections, --tcp-buffer: only with --stack ours".into());
+    }
     let congestion = match a.tun.cc.as_deref() {
         None | Some("reno") => CongestionControl::Reno,
         Some("cubic") => CongestionControl::Cubic,

@@ -39,6 +39,9 @@ pub struct ImpairConfig {
     pub rate_bps: Option<u64>,
     /// Bottleneck queue in bytes (tail drop beyond it); only with a rate. 0 = unbounded.
     pub queue_bytes: usize,
+    /// RFC 3168 §5: above this backlog (bytes), ECN-capable packets are marked CE instead of
+    /// queueing towards the tail drop. 0 = off.
+    pub ecn_mark_threshold: usize,
 }
 
 impl ImpairConfig {
@@ -61,6 +64,8 @@ pub struct ImpairStats {
     pub duplicated: u64,
     pub reordered: u64,
     pub corrupted: u64,
+    /// Packets marked CE (RFC 3168) by `ecn_mark_threshold`.
+    pub ce_marked: u64,
 }
 
 /// A packet in flight; ordered by (delivery time, arrival sequence) only.
@@ -154,6 +159,10 @@ impl Impair {
             self.stats.dropped_queue += 1;
             return;
         };
+        let t = self.cfg.ecn_mark_threshold;
+        if t > 0 && self.backlog_bytes > t && mark_ce(&mut packet) {
+            self.stats.ce_marked += 1;
+        }
         let reorder = self.rng.chance(self.cfg.reorder);
         let at = if reorder && self.cfg.delay > Duration::ZERO {
             // netem: a reordered packet skips the delay and overtakes the ones in flight.
@@ -295,4 +304,19 @@ fn flip_one_bit(rng: &mut Rng, packet: &mut [u8]) -> bool {
         }
         None => false,
     }
+}
+
+/// RFC 3168 §5: set CE on an ECT(0)/ECT(1) IPv4 packet and fix its header checksum (RFC 1071).
+fn mark_ce(ip: &mut [u8]) -> bool {
+    let Some(&v) = ip.first() else { return false };
+    let ihl = usize::from(v & 0x0f) * 4;
+    if v >> 4 != 4 || ihl < 20 || ip.len() < ihl || ip[1] & 0x03 == 0 || ip[1] & 0x03 == 0x03 {
+        return false;
+    }
+    ip[1] |= 0x03;
+    ip[10] = 0;
+    ip[11] = 0;
+    let c = crate::wire::checksum::checksum(&ip[..ihl]);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    true
 }

@@ -25,6 +25,8 @@ pub(crate) struct Datagram<'a> {
     pub protocol: u8,
     /// Sent to the limited or our subnet's broadcast address.
     pub broadcast: bool,
+    /// RFC 3168 §5: the ECN field said CE (congestion experienced).
+    pub ce: bool,
 }
 
 impl<'a> Datagram<'a> {
@@ -36,6 +38,7 @@ impl<'a> Datagram<'a> {
             dst: p.dst(),
             protocol: p.protocol(),
             broadcast,
+            ce: p.tos() & 0x03 == 0x03,
         }
     }
 }
@@ -165,7 +168,8 @@ impl Stack {
                 if d.broadcast {
                     return Counter::drop_broadcast;
                 }
-                self.tcp.handle_segment(now, d.src, d.dst, d.payload);
+                self.tcp
+                    .handle_segment_ecn(now, d.src, d.dst, d.payload, d.ce);
                 Counter::delivered_tcp
             }
             _ => {
@@ -200,6 +204,7 @@ impl Stack {
                     dst: ex.key.dst,
                     protocol: ex.key.protocol,
                     broadcast: self.is_broadcast(ex.key.dst),
+                    ce: false,
                 };
                 self.icmp_error(
                     now,

@@ -107,13 +107,19 @@ impl Stack {
         let room = seg_buf.len();
         let (src, dst, n) = self.tcp.poll_transmit(now, seg_buf)?;
         let n = n.min(room);
+        // RFC 3168 §5: ECT(0) = 0b10 in the ECN field for ECN-capable TCP data.
+        let tos = if self.tcp.last_transmit_ect() {
+            0x02
+        } else {
+            0
+        };
         let repr = Ipv4Repr {
             src,
             dst,
             protocol: PROTO_TCP,
             ttl: self.cfg.ttl,
             id: self.next_id(),
-            tos: 0,
+            tos,
             dont_frag: true,
             more_frags: false,
             frag_offset: 0,

@@ -7,6 +7,26 @@
 use crate::time::Duration;
 use std::net::SocketAddrV4;
 
+/// How losses are detected (`--recovery rack|dupack`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Recovery {
+    /// RACK-TLP (RFC 8985): time-based loss detection and tail loss probes.
+    #[default]
+    Rack,
+    /// Three duplicate ACKs (RFC 5681 §3.2, RFC 6675 DupThresh).
+    DupAck,
+}
+
+impl Recovery {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "rack" => Some(Recovery::Rack),
+            "dupack" => Some(Recovery::DupAck),
+            _ => None,
+        }
+    }
+}
+
 /// Tunables of the TCP engine. Defaults follow the RFCs; labs change them.
 #[derive(Clone, Debug)]
 pub struct TcpConfig {
@@ -33,8 +53,19 @@ pub struct TcpConfig {
     pub window_scaling: bool,
     pub timestamps: bool,
     pub sack: bool,
-    /// Congestion control algorithm name ("newreno", "reno", "none").
+    /// Congestion control algorithm name ("cubic", "newreno", "reno", "none"; see
+    /// `congestion::NAMES`). Default CUBIC (RFC 9438).
     pub cc: String,
+    /// HyStart++ (RFC 9406) in CUBIC's slow start.
+    pub hystart: bool,
+    /// Loss detection: RACK-TLP (RFC 8985, the default) or classic three duplicate ACKs.
+    pub recovery: Recovery,
+    /// Proportional Rate Reduction (RFC 6937) for the window during recovery.
+    pub prr: bool,
+    /// Undo a reduction shown spurious by timestamps (Eifel detection, RFC 3522).
+    pub undo: bool,
+    /// Negotiate ECN (RFC 3168).
+    pub ecn: bool,
     /// SYN (and SYN,ACK) retransmissions before giving up with TimedOut. The default 7 waits
     /// 1+2+...+128 s = 255 s (RFC 9293 §3.8.3: R2 for a SYN at least 3 minutes).
     pub max_syn_retries: u32,
@@ -50,6 +81,9 @@ pub struct TcpConfig {
     pub user_timeout: Option<Duration>,
     /// Challenge ACKs per connection per second (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// Answer SYNs with SYN cookies when a listener's SYN queue is full (RFC 4987 §3.6; Linux
+    /// `tcp_syncookies=1`).
+    pub syn_cookies: bool,
 }
 
 impl Default for TcpConfig {
@@ -69,7 +103,12 @@ impl Default for TcpConfig {
             window_scaling: true,
             timestamps: true,
             sack: true,
-            cc: "newreno".to_string(),
+            cc: "cubic".to_string(),
+            hystart: true,
+            recovery: Recovery::Rack,
+            prr: true,
+            undo: true,
+            ecn: false,
             max_syn_retries: 7,
             fin_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(75),
@@ -77,6 +116,7 @@ impl Default for TcpConfig {
             reassembly_max_segments: 256,
             user_timeout: None,
             challenge_ack_limit: 10,
+            syn_cookies: true,
         }
     }
 }
@@ -119,13 +159,22 @@ pub struct TcpStats {
     pub drop_after_close: u64,
     /// Out-of-order data dropped because the reassembly bound was hit.
     pub drop_reassembly_full: u64,
+    /// SYN,FIN segments to a listener, dropped (as Linux).
+    pub drop_syn_fin: u64,
     /// SYNs dropped because a listener's backlog was full.
     pub listen_overflows: u64,
+    /// SYN cookies sent, ACKs that carried a valid one (connection rebuilt), and ACKs whose
+    /// cookie failed while cookies were in use (answered with RST).
+    pub syncookies_sent: u64,
+    pub syncookies_ok: u64,
+    pub syncookies_failed: u64,
     /// SYNs / connects refused because `max_connections` was reached.
     pub connection_limit: u64,
     pub rst_received: u64,
     /// RSTs for segments to nowhere not sent because the RST queue was full.
     pub rst_limited: u64,
+    /// ACKs for unacceptable segments without data not sent (one per 500 ms, as Linux).
+    pub oow_acks_limited: u64,
     /// RFC 5961 challenge ACKs sent, and those suppressed by the rate limit.
     pub challenge_acks: u64,
     pub challenge_ack_limited: u64,
@@ -136,6 +185,19 @@ pub struct TcpStats {
     pub timeouts: u64,
     pub window_probes: u64,
     pub keepalive_probes: u64,
+    /// SACK-based recoveries entered (RFC 6675 §5, RFC 8985 §6).
+    pub fast_recoveries: u64,
+    /// Tail loss probes sent (RFC 8985 §7) and RACK reordering timer expiries (§6.3).
+    pub tlp_probes: u64,
+    pub rack_reorder_timeouts: u64,
+    /// D-SACK blocks received (RFC 2883) and receivers caught reneging (RFC 2018 §8).
+    pub dsacks_received: u64,
+    pub sack_reneged: u64,
+    /// Reductions undone because the retransmission was spurious (RFC 3522).
+    pub spurious_undos: u64,
+    /// ECN (RFC 3168): CE-marked data segments received, window reductions for ECE.
+    pub ecn_ce_received: u64,
+    pub ecn_reductions: u64,
     /// ICMP errors matched to a connection / ignored.
     pub icmp_errors: u64,
     pub icmp_ignored: u64,

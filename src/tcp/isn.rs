@@ -89,6 +89,11 @@ impl IsnGenerator {
         SeqNum(m.wrapping_add(self.hash(0, local, remote) as u32))
     }
 
+    /// The keyed hash of arbitrary data under the same secret (SYN cookies, RFC 4987 §3.6).
+    pub fn keyed(&self, data: &[u8]) -> u64 {
+        siphash24(&self.key, data)
+    }
+
     /// Per-4-tuple offset for the timestamp clock (RFC 7323 §5.4, §7.1).
     pub fn ts_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
         self.hash(1, local, remote) as u32

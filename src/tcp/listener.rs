@@ -1,15 +1,17 @@
 //! A listening socket (RFC 9293 §3.10.1 passive OPEN, §3.10.7.2 LISTEN): its SYN queue (half-open
 //! connections in SYN-RECEIVED) and its accept queue (established, not yet accepted).
 //!
-//! Both are bounded by `backlog`: a SYN is taken only while syn_queue + accept_queue < backlog,
-//! so a completed handshake always finds room in the accept queue. A SYN beyond the bound is
-//! dropped and counted (the peer retransmits). SYN cookies are **not** implemented.
+//! Both are bounded by `backlog`: a SYN gets state only while syn_queue + accept_queue < backlog,
+//! so a completed handshake always finds room in the accept queue. Beyond that bound a SYN is
+//! answered with a SYN cookie (`syncookie.rs`, RFC 4987 §3.6) if enabled, else dropped and
+//! counted (the peer retransmits); with the accept queue itself full it is dropped (as Linux).
 //! Read next: `mod.rs`.
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
 use crate::socket::TcpHandle;
+use crate::time::Instant;
 
 #[derive(Debug)]
 pub struct Listener {
@@ -19,6 +21,8 @@ pub struct Listener {
     pub syn_queue: usize,
     /// Established connections waiting for `accept`.
     pub accept_queue: VecDeque<TcpHandle>,
+    /// When we last answered a SYN with a cookie (ACKs are checked as cookies only after that).
+    pub last_cookie: Option<Instant>,
 }
 
 impl Listener {
@@ -28,7 +32,13 @@ impl Listener {
             backlog: backlog.max(1),
             syn_queue: 0,
             accept_queue: VecDeque::new(),
+            last_cookie: None,
         }
+    }
+
+    /// The accept queue alone fills the backlog: even a valid cookie finds no room.
+    pub fn accept_full(&self) -> bool {
+        self.accept_queue.len() >= self.backlog
     }
 
     /// Room for one more half-open connection.

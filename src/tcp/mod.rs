@@ -13,6 +13,8 @@ pub mod congestion;
 pub mod connection;
 pub mod isn;
 pub mod listener;
+pub mod prr;
+pub mod rack;
 pub mod reassembly;
 pub mod rtt;
 pub mod sack;
@@ -20,10 +22,12 @@ pub mod segment;
 pub mod send_buffer;
 pub mod seq;
 pub mod state;
+pub mod syncookie;
 pub mod timer;
+mod tuning;
 mod user;
 
-pub use config::{TcpConfig, TcpInfo, TcpStats};
+pub use config::{Recovery, TcpConfig, TcpInfo, TcpStats};
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -35,7 +39,7 @@ use crate::time::Instant;
 use connection::Connection;
 use isn::IsnGenerator;
 use listener::Listener;
-use segment::{ACK, Header, ParseError, RST, SYN, Segment, fill_checksum};
+use segment::{ACK, FIN, Header, ParseError, RST, SYN, Segment, fill_checksum};
 use seq::SeqNum;
 use state::State;
 
@@ -50,7 +54,7 @@ pub(crate) enum Socket {
 /// RFC 6335 §6: the dynamic port range used for ephemeral ports.
 const EPHEMERAL: (u16, u16) = (49152, 65535);
 /// Bound on RSTs queued for segments to nowhere.
-const MAX_QUEUED_RST: usize = 256;
+pub(crate) const MAX_QUEUED_RST: usize = 256;
 
 /// Every TCP endpoint of one host.
 pub struct TcpLayer {
@@ -59,6 +63,8 @@ pub struct TcpLayer {
     isn: IsnGenerator,
     our_mss: u16,
     sockets: HashMap<u32, Socket>,
+    /// The last segment from `poll_transmit` may be sent ECT(0) (RFC 3168, `tuning.rs`).
+    last_ect: bool,
     next_handle: u32,
     /// (local, remote) -> connection.
     tuples: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
@@ -69,6 +75,7 @@ pub struct TcpLayer {
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     events: VecDeque<SocketEvent>,
     event_set: HashSet<u32>,
+    /// Stateless replies: RSTs to nowhere and SYN-cookie SYN,ACKs.
     rst_queue: VecDeque<(Ipv4Addr, Ipv4Addr, Header)>,
     next_port: u16,
 }
@@ -85,6 +92,7 @@ impl TcpLayer {
             isn: IsnGenerator::new(isn_key),
             our_mss: 1460,
             sockets: HashMap::new(),
+            last_ect: false,
             next_handle: 1,
             tuples: HashMap::new(),
             listeners: HashMap::new(),
@@ -191,6 +199,9 @@ impl TcpLayer {
             return; // "An incoming RST should be ignored."
         }
         if seg.has(ACK) {
+            if self.accept_cookie(now, lh, local, remote, seg) {
+                return;
+            }
             // "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
             // state": <SEQ=SEG.ACK><CTL=RST>.
             self.reset_for(*remote.ip(), *local.ip(), seg);
@@ -199,10 +210,21 @@ impl TcpLayer {
         if !seg.has(SYN) {
             return;
         }
+        if seg.has(FIN) {
+            // §3.10.7.2 would queue the FIN for SYN-RECEIVED; like Linux we drop SYN,FIN
+            // (only scanners send it) and count it.
+            self.stats.drop_syn_fin += 1;
+            return;
+        }
         let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh) else {
             return;
         };
         if !l.has_room() {
+            if self.cfg.syn_cookies && !l.accept_full() {
+                l.last_cookie = Some(now);
+                self.send_syn_cookie(now, local, remote, seg);
+                return;
+            }
             self.stats.listen_overflows += 1;
             log::debug!("tcp {local}: backlog full, SYN from {remote} dropped");
             return;
@@ -327,10 +349,13 @@ impl TcpLayer {
         now: Instant,
         buf: &mut [u8],
     ) -> Option<(Ipv4Addr, Ipv4Addr, usize)> {
+        self.last_ect = false;
         while let Some((src, dst, h)) = self.rst_queue.pop_front() {
             if let Some(n) = h.emit(buf) {
                 fill_checksum(src, dst, &mut buf[..n]);
-                self.stats.rst_sent += 1;
+                if h.flags & RST != 0 {
+                    self.stats.rst_sent += 1;
+                }
                 self.stats.segments_out += 1;
                 return Some((src, dst, n));
             }
@@ -340,6 +365,7 @@ impl TcpLayer {
                 && let Some(n) = c.poll_transmit(now, buf, &mut self.stats)
             {
                 self.stats.segments_out += 1;
+                self.last_ect = c.transmit_ect();
                 c.update_timers(now);
                 let addrs = (*c.local.ip(), *c.remote.ip());
                 if c.is_closed() && c.orphan && !c.poll_pending() {

@@ -1,115 +1,362 @@
-//! The sender's SACK scoreboard (RFC 2018 §5, simplified from RFC 6675 §4).
+//! The sender's SACK scoreboard (RFC 6675 §3-4, RFC 2018 §5, RFC 2883, RFC 8985 §5.2).
 //!
-//! Holds the ranges above SND.UNA that the receiver reported holding, sorted and merged. During
-//! fast recovery the connection asks for the next hole (a gap below the highest SACKed byte that
-//! it has not retransmitted yet) and resends it, one segment per arriving ACK, instead of one
-//! per round trip as plain NewReno does. After an RTO the scoreboard is cleared (RFC 2018 §5:
-//! the receiver may renege). Not implemented: RFC 6675's pipe estimate and DupThresh by SACK.
-//! Read next: `timer.rs`.
+//! One record per transmitted segment above SND.UNA: its range, when it was last sent, whether
+//! it was retransmitted, SACKed, or is deemed lost. SACK blocks split records at their edges and
+//! mark what they cover; a first block below SND.UNA or inside the second is a D-SACK (RFC 2883
+//! §4) and marks nothing. Loss marking comes from RFC 6675 `IsLost` (DupThresh) or from RACK
+//! (`rack.rs`); `pipe()` is RFC 6675 SetPipe and `next_lost()` is NextSeg rule 1. Records are
+//! bounded: beyond `MAX_RECORDS` new data extends the last record. Read next: `rack.rs`.
+
+use std::collections::VecDeque;
 
 use super::seq::SeqNum;
+use crate::time::{Duration, Instant};
 
-/// Most ranges kept (a peer cannot make us track an unbounded number).
-const MAX_BLOCKS: usize = 32;
+/// Most records kept (a peer SACKing one-byte islands cannot make us split without bound).
+pub const MAX_RECORDS: usize = 4096;
+/// RFC 6675 §2: DupThresh = 3.
+pub const DUP_THRESH: u32 = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SentSeg {
+    pub start: SeqNum,
+    pub end: SeqNum,
+    /// When it was last (re)transmitted (RACK's Segment.xmit_ts, RFC 8985 §5.2).
+    pub xmit_ts: Instant,
+    /// Retransmitted at least once.
+    pub retrans: bool,
+    /// Retransmitted in the current recovery episode (RFC 6675 HighRxt, per segment).
+    pub rtx_episode: bool,
+    pub sacked: bool,
+    /// Deemed lost and not yet retransmitted.
+    pub lost: bool,
+}
+
+impl SentSeg {
+    pub fn bytes(&self) -> u32 {
+        self.end.since(self.start)
+    }
+}
+
+/// What one ACK delivered (cumulatively or by SACK).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Bytes newly SACKed (PRR's DeliveredData adds the cumulative part, RFC 6937 §3).
+    pub sacked: u32,
+    /// The most recently sent segment delivered whose timing is unambiguous: (xmit_ts, end).
+    pub newest: Option<(Instant, SeqNum)>,
+    /// A never-retransmitted segment was delivered below the highest SACKed one (RFC 8985
+    /// §6.2 step 3: reordering).
+    pub reordered: bool,
+    /// The ACK carried a D-SACK block (RFC 2883).
+    pub dsack: bool,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Scoreboard {
-    /// Disjoint [left, right) ranges, ascending.
-    blocks: Vec<(SeqNum, SeqNum)>,
+    segs: VecDeque<SentSeg>,
+    /// Highest SACKed (or cumulatively acknowledged) sequence number: RACK.fack.
+    fack: Option<SeqNum>,
 }
 
 impl Scoreboard {
-    pub fn clear(&mut self) {
-        self.blocks.clear();
-    }
-
     pub fn is_empty(&self) -> bool {
-        self.blocks.is_empty()
+        self.segs.is_empty()
     }
 
-    /// Record a SACK block if it lies within (SND.UNA, SND.MAX] (RFC 2018 §4 validity).
-    pub fn add(&mut self, left: SeqNum, right: SeqNum, snd_una: SeqNum, snd_max: SeqNum) {
-        if !(snd_una.lt(left) && left.lt(right) && right.le(snd_max)) {
+    pub fn len(&self) -> usize {
+        self.segs.len()
+    }
+
+    pub fn segments(&self) -> impl Iterator<Item = &SentSeg> {
+        self.segs.iter()
+    }
+
+    /// Index of the first record ending after `at`.
+    fn index_after(&self, at: SeqNum) -> usize {
+        self.segs.partition_point(|s| s.end.le(at))
+    }
+
+    /// Split the record that strictly contains `at` into two.
+    fn split_at(&mut self, at: SeqNum) {
+        if self.segs.len() >= MAX_RECORDS {
             return;
         }
-        let (mut l, mut r) = (left, right);
-        // Merge with every overlapping or touching range.
-        self.blocks.retain(|&(bl, br)| {
-            if br.lt(l) || r.lt(bl) {
-                true
-            } else {
-                l = l.min(bl);
-                r = r.max(br);
-                false
-            }
-        });
-        let at = self
-            .blocks
-            .iter()
-            .position(|&(bl, _)| r.lt(bl))
-            .unwrap_or(self.blocks.len());
-        if self.blocks.len() < MAX_BLOCKS {
-            self.blocks.insert(at, (l, r));
-        }
-    }
-
-    /// SND.UNA moved: forget what it covers.
-    pub fn advance(&mut self, snd_una: SeqNum) {
-        self.blocks.retain(|&(_, r)| r.gt(snd_una));
-        if let Some(first) = self.blocks.first_mut()
-            && first.0.lt(snd_una)
+        let i = self.index_after(at);
+        if let Some(s) = self.segs.get(i).copied()
+            && s.start.lt(at)
+            && at.lt(s.end)
         {
-            first.0 = snd_una;
-        }
-    }
-
-    /// The first un-SACKed gap at or after `from` that lies below the highest SACKed byte:
-    /// (start, length up to the next SACKed range).
-    pub fn next_hole(&self, from: SeqNum) -> Option<(SeqNum, u32)> {
-        let mut at = from;
-        for &(l, r) in &self.blocks {
-            if at.lt(l) {
-                return Some((at, l.since(at)));
+            let mut right = s;
+            right.start = at;
+            if let Some(left) = self.segs.get_mut(i) {
+                left.end = at;
             }
-            at = at.max(r);
+            self.segs.insert(i + 1, right);
         }
-        None
     }
 
-    /// Bytes reported held above SND.UNA.
+    /// [start, end) was (re)transmitted at `now`.
+    pub fn on_transmit(&mut self, start: SeqNum, end: SeqNum, now: Instant) {
+        if !start.lt(end) {
+            return;
+        }
+        let last_end = self.segs.back().map(|s| s.end);
+        if last_end.is_none_or(|e| start.ge(e)) {
+            let fresh = SentSeg {
+                start,
+                end,
+                xmit_ts: now,
+                retrans: false,
+                rtx_episode: false,
+                sacked: false,
+                lost: false,
+            };
+            let full = self.segs.len() >= MAX_RECORDS;
+            match self.segs.back_mut() {
+                Some(b) if full && b.end == start => {
+                    b.end = end;
+                    b.xmit_ts = now;
+                }
+                _ => self.segs.push_back(fresh),
+            }
+            return;
+        }
+        // A retransmission (RFC 8985 §6.1: update xmit_ts, mark retransmitted).
+        self.split_at(start);
+        self.split_at(end);
+        let from = self.index_after(start);
+        for s in self.segs.iter_mut().skip(from) {
+            if !s.start.lt(end) {
+                break;
+            }
+            s.xmit_ts = now;
+            s.retrans = true;
+            s.rtx_episode = true;
+            s.lost = false;
+        }
+        if let Some(e) = last_end
+            && end.gt(e)
+        {
+            self.on_transmit(e, end, now);
+        }
+    }
+
+    /// SND.UNA advanced to `una`: drop what it covers. `min_rtt` decides whether a
+    /// retransmitted segment's delivery is ambiguous (RFC 8985 §6.2 step 2).
+    pub fn on_cum_ack(&mut self, una: SeqNum, now: Instant, min_rtt: Duration, d: &mut Delivery) {
+        while let Some(s) = self.segs.front().copied() {
+            if s.start.ge(una) {
+                break;
+            }
+            if !s.sacked {
+                self.delivered(&s, now, min_rtt, d);
+            }
+            if s.end.le(una) {
+                self.segs.pop_front();
+            } else if let Some(f) = self.segs.front_mut() {
+                f.start = una;
+                break;
+            }
+        }
+        if self.fack.is_none_or(|f| f.lt(una)) {
+            self.fack = Some(una);
+        }
+    }
+
+    fn delivered(&self, s: &SentSeg, now: Instant, min_rtt: Duration, d: &mut Delivery) {
+        // RFC 8985 §6.2 step 2: skip a retransmission acknowledged sooner than min_RTT (the ACK
+        // is likely for the original).
+        if s.retrans && now - s.xmit_ts < min_rtt {
+            return;
+        }
+        if !s.retrans && self.fack.is_some_and(|f| s.end.lt(f)) {
+            d.reordered = true;
+        }
+        let newer = d
+            .newest
+            .is_none_or(|(t, e)| s.xmit_ts > t || (s.xmit_ts == t && s.end.gt(e)));
+        if newer {
+            d.newest = Some((s.xmit_ts, s.end));
+        }
+    }
+
+    /// The SACK blocks of one ACK (RFC 2018 §4 validity: within (SND.UNA, SND.MAX]).
+    pub fn on_sack_blocks(
+        &mut self,
+        blocks: &[Option<(SeqNum, SeqNum)>],
+        una: SeqNum,
+        snd_max: SeqNum,
+        now: Instant,
+        min_rtt: Duration,
+        d: &mut Delivery,
+    ) {
+        let list: Vec<(SeqNum, SeqNum)> = blocks.iter().flatten().copied().collect();
+        for (i, &(l, r)) in list.iter().enumerate() {
+            if i == 0 {
+                // RFC 2883 §4: the first block is a D-SACK if below the cumulative ACK or
+                // inside the second block.
+                let inside_second = list.get(1).is_some_and(|&(l2, r2)| l2.le(l) && r.le(r2));
+                if r.le(una) || inside_second {
+                    d.dsack = true;
+                    continue;
+                }
+            }
+            if !(una.lt(r) && l.lt(r) && r.le(snd_max)) {
+                continue;
+            }
+            let l = l.max(una);
+            self.split_at(l);
+            self.split_at(r);
+            let from = self.index_after(l);
+            let mut newly = Vec::new();
+            for s in self.segs.iter_mut().skip(from) {
+                if !s.start.lt(r) {
+                    break;
+                }
+                if l.le(s.start) && s.end.le(r) && !s.sacked {
+                    s.sacked = true;
+                    s.lost = false;
+                    newly.push(*s);
+                }
+            }
+            for s in newly {
+                d.sacked += s.bytes();
+                self.delivered(&s, now, min_rtt, d);
+            }
+            if self.fack.is_none_or(|f| f.lt(r)) {
+                self.fack = Some(r);
+            }
+        }
+    }
+
+    /// RFC 2018 §8 / RFC 6675 §5.1: forget SACK marks (after an RTO, or when the receiver
+    /// reneged: SND.UNA reached a segment it had SACKed).
+    pub fn clear_sacks(&mut self) {
+        for s in &mut self.segs {
+            s.sacked = false;
+            s.lost = false;
+        }
+        self.fack = None;
+    }
+
+    /// The receiver reneged if the first record above SND.UNA is marked SACKed: a SACKed
+    /// block starting at RCV.NXT would have been acknowledged cumulatively.
+    pub fn reneged(&self) -> bool {
+        self.segs.front().is_some_and(|s| s.sacked)
+    }
+
+    /// A new recovery episode: nothing has been retransmitted in it yet.
+    pub fn start_episode(&mut self) {
+        for s in &mut self.segs {
+            s.rtx_episode = false;
+        }
+    }
+
+    /// Mark everything outstanding and not SACKed as lost (RFC 8985 §6.3 after an RTO).
+    pub fn mark_all_lost(&mut self) {
+        for s in &mut self.segs {
+            if !s.sacked {
+                s.lost = true;
+            }
+        }
+    }
+
+    /// RFC 6675 §4 IsLost: DupThresh SACKed segments, or more than (DupThresh − 1)·SMSS SACKed
+    /// bytes, above a segment mark it lost (unless already resent in this episode). Returns
+    /// how many were newly marked.
+    pub fn mark_lost_dupthresh(&mut self, smss: u32) -> u32 {
+        let (mut bytes, mut count, mut marked) = (0u32, 0u32, 0u32);
+        for s in self.segs.iter_mut().rev() {
+            if s.sacked {
+                bytes = bytes.saturating_add(s.bytes());
+                count += 1;
+            } else if (count >= DUP_THRESH || bytes > (DUP_THRESH - 1) * smss)
+                && !s.lost
+                && !s.rtx_episode
+            {
+                s.lost = true;
+                marked += 1;
+            }
+        }
+        marked
+    }
+
+    /// Mark the first outstanding segment lost (three duplicate ACKs, RFC 5681 §3.2).
+    pub fn mark_first_lost(&mut self) {
+        if let Some(s) = self.segs.front_mut()
+            && !s.sacked
+            && !s.rtx_episode
+        {
+            s.lost = true;
+        }
+    }
+
+    /// RFC 8985 §6.2 step 5: a segment sent before RACK.xmit_ts is lost once it is older than
+    /// RACK.rtt + reo_wnd. Returns (newly lost, the longest wait before a candidate times out).
+    pub fn mark_lost_rack(
+        &mut self,
+        now: Instant,
+        rack: (Instant, SeqNum),
+        rtt: Duration,
+        reo_wnd: Duration,
+    ) -> (u32, Option<Duration>) {
+        let (mut marked, mut timeout) = (0u32, None::<Duration>);
+        for s in &mut self.segs {
+            if s.sacked || s.lost {
+                continue;
+            }
+            let sent_before = s.xmit_ts < rack.0 || (s.xmit_ts == rack.0 && s.end.lt(rack.1));
+            if !sent_before {
+                continue;
+            }
+            let deadline = s.xmit_ts + rtt + reo_wnd;
+            if deadline <= now {
+                s.lost = true;
+                marked += 1;
+            } else {
+                let wait = deadline - now;
+                timeout = Some(timeout.map_or(wait, |t| t.max(wait)));
+            }
+        }
+        (marked, timeout)
+    }
+
+    /// RFC 6675 §4 SetPipe: bytes believed in the network (not SACKed, not lost).
+    pub fn pipe(&self) -> u32 {
+        self.segs
+            .iter()
+            .filter(|s| !s.sacked && !s.lost)
+            .map(SentSeg::bytes)
+            .sum()
+    }
+
     pub fn sacked_bytes(&self) -> u32 {
-        self.blocks.iter().map(|&(l, r)| r.since(l)).sum()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn blocks_merge_and_holes_are_found() {
-        let mut sb = Scoreboard::default();
-        let (una, max) = (SeqNum(1000), SeqNum(9000));
-        sb.add(SeqNum(3000), SeqNum(4000), una, max);
-        sb.add(SeqNum(6000), SeqNum(7000), una, max);
-        sb.add(SeqNum(3500), SeqNum(5000), una, max); // overlaps the first
-        sb.add(SeqNum(500), SeqNum(900), una, max); // below SND.UNA: ignored
-        sb.add(SeqNum(8000), SeqNum(9500), una, max); // beyond SND.MAX: ignored
-        assert_eq!(sb.sacked_bytes(), 3000);
-        assert_eq!(sb.next_hole(una), Some((SeqNum(1000), 2000)));
-        assert_eq!(sb.next_hole(SeqNum(3200)), Some((SeqNum(5000), 1000)));
-        assert_eq!(sb.next_hole(SeqNum(6500)), None);
-        sb.advance(SeqNum(3600));
-        assert_eq!(sb.next_hole(SeqNum(3600)), Some((SeqNum(5000), 1000)));
-        sb.advance(SeqNum(7000));
-        assert!(sb.is_empty());
+        self.segs
+            .iter()
+            .filter(|s| s.sacked)
+            .map(SentSeg::bytes)
+            .sum()
     }
 
-    #[test]
-    fn blocks_across_the_wrap() {
-        let mut sb = Scoreboard::default();
-        let una = SeqNum(u32::MAX - 100);
-        sb.add(SeqNum(50), SeqNum(150), una, SeqNum(1000));
-        assert_eq!(sb.next_hole(una), Some((una, 151)));
+    pub fn sacked_segments(&self) -> u32 {
+        self.segs.iter().filter(|s| s.sacked).count() as u32
+    }
+
+    pub fn has_lost(&self) -> bool {
+        self.segs.iter().any(|s| s.lost)
+    }
+
+    /// RFC 6675 §4 NextSeg rule 1: the lowest segment deemed lost: (start, length).
+    pub fn next_lost(&self) -> Option<(SeqNum, u32)> {
+        self.segs
+            .iter()
+            .find(|s| s.lost && !s.sacked)
+            .map(|s| (s.start, s.bytes()))
+    }
+
+    /// The last segment sent (the tail loss probe's retransmission, RFC 8985 §7.3).
+    pub fn last(&self) -> Option<&SentSeg> {
+        self.segs.back()
     }
 }

@@ -201,6 +201,12 @@ impl Scenario {
         TcpConfig {
             delayed_ack: Duration::ZERO,
             min_rto: Duration::from_secs(1),
+            // The classic scenarios pin RFC 5681/6582 behaviour; tests/loss_*.rs and cc_*.rs
+            // cover the defaults (CUBIC, RACK-TLP, PRR, undo).
+            cc: "newreno".into(),
+            recovery: tunstack::tcp::Recovery::DupAck,
+            prr: false,
+            undo: false,
             ..TcpConfig::default()
         }
     }

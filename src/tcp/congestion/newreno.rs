@@ -24,6 +24,8 @@ pub struct NewReno {
     last_recover: Option<SeqNum>,
     /// NewReno (true) or Reno (false).
     partial_acks: bool,
+    /// (cwnd, ssthresh) before the last reduction, for undo (RFC 3522 §2, RFC 5682 §3.1).
+    prior: Option<(u32, u32)>,
 }
 
 impl NewReno {
@@ -37,6 +39,7 @@ impl NewReno {
             recover: None,
             last_recover: None,
             partial_acks,
+            prior: None,
         }
     }
 
@@ -74,7 +77,9 @@ impl CongestionControl for NewReno {
             self.grow(newly_acked);
             return false;
         };
-        if !self.partial_acks || ack.gt(recover) {
+        // `recover` is SND.MAX at entry (one past the highest byte sent): an ACK reaching it
+        // acknowledges "all of the data up to and including recover" (RFC 6582 §3.2 step 3).
+        if !self.partial_acks || ack.ge(recover) {
             // Full ACK (RFC 6582 §3.2 step 3 case 1; Reno: any new ACK, RFC 5681 §3.2 step 6):
             // deflate to min(ssthresh, max(FlightSize, SMSS) + SMSS).
             let flight_after = flight_size.saturating_sub(newly_acked);
@@ -105,6 +110,7 @@ impl CongestionControl for NewReno {
             return false;
         }
         // RFC 5681 §3.2 eq. (4): ssthresh = max(FlightSize / 2, 2·SMSS); cwnd = ssthresh + 3·SMSS.
+        self.prior = Some((self.cwnd, self.ssthresh));
         self.ssthresh = (flight_size / 2).max(2 * self.smss);
         self.cwnd = self.ssthresh + 3 * self.smss;
         self.recover = Some(recover);
@@ -123,11 +129,29 @@ impl CongestionControl for NewReno {
         // RFC 5681 §3.1 eq. (4) and "LW" of §3.1: cwnd = 1 SMSS. Only the first timeout of a
         // series halves ssthresh (§3.1: "...the value of ssthresh is not changed on subsequent").
         if self.cwnd > self.smss || self.recover.is_some() {
+            self.prior = Some((self.cwnd, self.ssthresh));
             self.ssthresh = (flight_size / 2).max(2 * self.smss);
         }
         self.cwnd = self.smss;
         self.bytes_acked = 0;
         self.recover = None;
+    }
+
+    fn on_congestion_signal(&mut self, _now: Instant, flight_size: u32) {
+        // RFC 3168 §6.1.2: react to ECE as to a loss (halve), without retransmitting.
+        self.prior = Some((self.cwnd, self.ssthresh));
+        self.ssthresh = (flight_size / 2).max(2 * self.smss);
+        self.cwnd = self.ssthresh;
+        self.bytes_acked = 0;
+    }
+
+    fn undo(&mut self) {
+        // RFC 3522 §2 / RFC 5682 §3.1: restore what the spurious reduction took.
+        if let Some((cwnd, ssthresh)) = self.prior.take() {
+            self.cwnd = self.cwnd.max(cwnd);
+            self.ssthresh = ssthresh;
+            self.recover = None;
+        }
     }
 
     fn on_idle_restart(&mut self, _now: Instant) {

@@ -17,6 +17,8 @@ use crate::time::{Duration, Instant};
 const PAWS_IDLE: Duration = Duration::from_secs(24 * 24 * 3600);
 /// Timestamp ticks (ms) a segment may lag TS.Recent before PAWS drops it (Linux: 1).
 const PAWS_SLACK: i32 = 1;
+/// Least time between ACKs for unacceptable segments without data (Linux: 500 ms).
+const OOW_ACK_INTERVAL: Duration = Duration::from_millis(500);
 
 impl Connection {
     /// A segment for this connection (checksum already verified).
@@ -46,18 +48,18 @@ impl Connection {
         let mut fin = seg.has(FIN);
         let seg_len = payload.len() as u32 + u32::from(syn) + u32::from(fin);
 
-        // RFC 7323 §5.3 R1: PAWS. A timestamp older than TS.Recent marks an old duplicate. Like
-        // Linux we allow one tick of slack and let pure ACKs through (a reordered ACK is not an
-        // old duplicate; the ACK checks below still validate it).
+        // RFC 7323 §5.3 R1: PAWS. A timestamp older than TS.Recent marks an old duplicate: ACK
+        // and drop (RSTs are exempt). Like Linux: one tick of slack, and a reordered duplicate
+        // ACK that changes nothing passes (tcp_disordered_ack).
         if self.ts_ok
             && !seg.has(RST)
-            && seg_len > 0
             && let Some((tsval, _)) = seg.options.timestamps
             && (tsval.wrapping_sub(self.ts_recent) as i32) < -PAWS_SLACK
             && now - self.last_rcv_time() < PAWS_IDLE
+            && !self.disordered_ack(seg, seq, seg_len, tsval)
         {
             stats.drop_paws += 1;
-            self.ack_now = true;
+            self.oow_ack(now, seg_len == 0 || syn, stats);
             return;
         }
 
@@ -84,7 +86,12 @@ impl Connection {
                 self.ack_now = true;
             } else {
                 if !seg.has(RST) {
-                    self.ack_now = true; // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+                    self.oow_ack(now, seg_len == 0 || syn, stats);
+                }
+                let end = seq.wrapping_add(payload.len() as u32);
+                if self.sack_ok && !payload.is_empty() && end.le(self.rcv_nxt) {
+                    // RFC 2883 §4: report the duplicate in the first SACK block (D-SACK).
+                    self.dsack_out = Some((seq, end));
                 }
                 if self.state == State::TimeWait && seg.has(FIN) {
                     // §3.10.7.4 eighth step: a retransmitted FIN restarts the 2·MSL timeout.
@@ -119,7 +126,17 @@ impl Connection {
             return;
         }
 
-        // Fourth: SYN in a synchronized state: challenge ACK (RFC 5961 §4.2).
+        // Fourth: SYN. SYN-RECEIVED from a passive OPEN: "return this connection to the LISTEN
+        // state"; like Linux we also answer as CLOSED would (§3.10.7.1): RST.
+        if syn && self.state == State::SynReceived && self.passive {
+            self.rst_out = Some(match seg.has(ACK) {
+                true => (seg.ack, None),
+                false => (SeqNum(0), Some(seg.seq.wrapping_add(seg.seg_len()))),
+            });
+            self.set_state(State::Closed, "rcvd SYN in SYN-RECEIVED");
+            return;
+        }
+        // In a synchronized state: challenge ACK (RFC 5961 §4.2).
         if syn {
             self.challenge_ack(now, stats);
             return;
@@ -153,14 +170,13 @@ impl Connection {
             self.challenge_ack(now, stats);
             return;
         }
-        if self.sack_ok {
-            // RFC 2018 §5: remember what the receiver holds above SND.UNA.
-            for (l, r) in seg.options.sack_blocks.iter().flatten() {
-                self.scoreboard.add(*l, *r, self.snd_una, self.snd_max);
-            }
-        }
+        // RFC 2018 §5: what the receiver holds above SND.UNA (recovery.rs).
+        let sack_info = self.lr_read_sack(now, seg);
+        self.ecn_input(now, seg, !payload.is_empty(), stats);
         let old_wnd = self.snd_wnd;
-        if seg.ack.gt(self.snd_una) {
+        let new_ack = seg.ack.gt(self.snd_una);
+        let mut dup = false;
+        if new_ack {
             self.on_new_ack(now, seg, stats);
         } else if seg.ack == self.snd_una
             && payload.is_empty()
@@ -169,7 +185,11 @@ impl Connection {
             && self.snd_max != self.snd_una
             && self.snd_wnd != 0
         {
+            dup = true;
             self.on_dup_ack(now, stats); // RFC 5681 §2 definition of a duplicate ACK
+        }
+        if new_ack || dup || sack_info.has_news() {
+            self.lr_after_ack(now, sack_info, new_ack, stats);
         }
         // Window update (§3.10.7.4): only from a segment newer than the last one used.
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(seg.ack)) {
@@ -214,8 +234,10 @@ impl Connection {
         if !payload.is_empty() && self.state.can_receive_data() {
             if self.orphan {
                 // RFC 1122 §4.2.2.13: data after CLOSE cannot be delivered: RST shows it was lost.
+                // Like Linux, the RST is the CLOSED state's answer (§3.10.7.1): <SEQ=SEG.ACK><RST>.
                 stats.drop_after_close += 1;
                 self.abort("data after close");
+                self.rst_out = Some((seg.ack, None));
                 return;
             }
             self.take_text(now, seq, payload, stats);
@@ -223,6 +245,9 @@ impl Connection {
                 // shutdown(Read): acknowledged and discarded, as Linux does.
                 self.rcv_buf.clear();
             }
+        } else if !payload.is_empty() && self.state == State::TimeWait {
+            // §3.10.7.4 seventh: text in TIME-WAIT is ignored; like Linux we still ACK it.
+            self.ack_now = true;
         }
 
         // Eighth: FIN (only once every byte before it has arrived).
@@ -245,7 +270,7 @@ impl Connection {
         self.send_buf.ack(data_acked as usize);
         self.buf_seq = self.buf_seq.wrapping_add(data_acked);
         self.snd_una = ack;
-        self.scoreboard.advance(ack);
+        self.lr_check_spurious(seg, stats);
         if self.snd_nxt.lt(ack) {
             self.snd_nxt = ack;
         }
@@ -254,7 +279,7 @@ impl Connection {
         self.timers.stop(Timer::User); // progress: restart it (update_timers re-arms)
         self.notify = true;
         // RTT: timestamps (RFC 7323 §4.1) or the one timed segment (RFC 6298 §3, Karn).
-        let mut sampled = false;
+        let mut sampled = None;
         if self.ts_ok
             && let Some((_, ecr)) = seg.options.timestamps
             && ecr != 0
@@ -266,26 +291,30 @@ impl Connection {
                 .rtx_ts
                 .is_none_or(|r| (ecr.wrapping_sub(r) as i32) >= 0);
             if ms < 3_600_000 && after_rtx {
-                self.rtt.sample(Duration::from_millis(u64::from(ms)));
-                sampled = true;
+                let r = Duration::from_millis(u64::from(ms));
+                self.rtt.sample(r);
+                sampled = Some(r);
             }
         }
         if let Some((end, sent)) = self.rtt_probe
             && ack.ge(end)
         {
-            if !sampled {
+            if sampled.is_none() {
                 self.rtt.sample(now - sent);
+                sampled = Some(now - sent);
             }
             self.rtt_probe = None;
         }
-        if self.cc.on_ack(now, ack, data_acked, flight) {
+        self.cc.on_ack_sample(now, self.snd_max, sampled);
+        if let Some(r) = sampled {
+            self.rack.note_rtt(r);
+        }
+        if self.cc.on_ack(now, ack, data_acked, flight) && !self.sack_ok {
             // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole at once (unless
             // SACK-based recovery already resent it: then the next hole it knows of).
             if self.high_rxt.le(self.snd_una) {
                 self.retransmit_first = true;
                 stats.retransmits_fast += 1;
-            } else {
-                self.sack_retransmit(stats);
             }
         } else if !self.cc.in_recovery() {
             self.high_rxt = self.snd_una;
@@ -302,33 +331,19 @@ impl Connection {
     /// RFC 5681 §3.2: the third duplicate ACK triggers fast retransmit; later ones inflate.
     fn on_dup_ack(&mut self, now: Instant, stats: &mut TcpStats) {
         self.dupacks += 1;
+        if self.sack_ok {
+            return; // SACK-based recovery decides (recovery.rs)
+        }
         let flight = self.snd_max.since(self.snd_una);
         if self.dupacks == 3 {
             if self.cc.on_fast_retransmit(now, flight, self.snd_max) {
                 self.retransmit_first = true;
                 self.rtt_probe = None;
                 stats.retransmits_fast += 1;
+                self.lr_note_reduction(now, false);
             }
-        } else if self.dupacks > 3 && !self.sack_retransmit(stats) {
-            // No SACKed hole to fill with this ACK: inflate instead (RFC 5681 §3.2 step 4).
-            self.cc.on_dup_ack(now);
-        }
-    }
-
-    /// SACK-based recovery (RFC 6675 §5, simplified): resend the next hole the scoreboard shows
-    /// above what this recovery already resent. One segment per arriving ACK.
-    fn sack_retransmit(&mut self, stats: &mut TcpStats) -> bool {
-        if !self.sack_ok || self.retransmit_hole.is_some() || !self.cc.in_recovery() {
-            return false;
-        }
-        let from = self.snd_una.max(self.high_rxt);
-        match self.scoreboard.next_hole(from) {
-            Some(hole) => {
-                self.retransmit_hole = Some(hole);
-                stats.retransmits_fast += 1;
-                true
-            }
-            None => false,
+        } else if self.dupacks > 3 {
+            self.cc.on_dup_ack(now); // RFC 5681 §3.2 step 4: inflate
         }
     }
 
@@ -342,6 +357,9 @@ impl Connection {
             return;
         };
         let start = seq.wrapping_add(skip as u32);
+        if skip > 0 && self.sack_ok {
+            self.dsack_out = Some((seq, start)); // RFC 2883 §4: the duplicated part
+        }
         let free = self.rcv_free() as usize;
         if start == self.rcv_nxt {
             let n = data.len().min(free);
@@ -367,9 +385,14 @@ impl Connection {
             let ahead = start.since(self.rcv_nxt) as usize;
             let room = free.saturating_sub(ahead);
             let d = &data[..data.len().min(room)];
-            if !d.is_empty() && self.reasm.insert(self.rcv_abs + ahead as u64, d) == Inserted::Full
-            {
-                stats.drop_reassembly_full += 1;
+            match self.reasm.insert(self.rcv_abs + ahead as u64, d) {
+                _ if d.is_empty() => {}
+                Inserted::Full => stats.drop_reassembly_full += 1,
+                Inserted::Duplicate if self.sack_ok => {
+                    // RFC 2883 §4: already held: a D-SACK block.
+                    self.dsack_out = Some((start, start.wrapping_add(d.len() as u32)));
+                }
+                _ => {}
             }
             self.ack_now = true;
         }
@@ -440,6 +463,38 @@ impl Connection {
         self.ack_now = true;
     }
 
+    /// Linux's tcp_disordered_ack: a pure duplicate ACK at RCV.NXT that cannot move the window
+    /// and lags TS.Recent by less than an RTO is a reordered ACK, not an old duplicate.
+    fn disordered_ack(&self, seg: &Segment<'_>, seq: SeqNum, seg_len: u32, tsval: u32) -> bool {
+        let wnd = u32::from(seg.window) << self.snd_wscale;
+        let may_update =
+            seq.gt(self.snd_wl1) || (seq == self.snd_wl1 && (wnd > self.snd_wnd || wnd == 0));
+        let lag = u64::from(self.ts_recent.wrapping_sub(tsval));
+        seg_len == 0
+            && seg.has(ACK)
+            && seq == self.rcv_nxt
+            && seg.ack == self.snd_una
+            && !may_update
+            && lag <= self.rtt.rto().total_millis()
+    }
+
+    /// §3.10.7.4 first step: an unacceptable segment draws <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+    /// For segments without data (`limited`) at most one per `OOW_ACK_INTERVAL`, as Linux
+    /// (tcp_invalid_ratelimit), so two ends cannot ping-pong ACKs.
+    fn oow_ack(&mut self, now: Instant, limited: bool, stats: &mut TcpStats) {
+        if limited {
+            if self
+                .last_oow_ack
+                .is_some_and(|t| now - t < OOW_ACK_INTERVAL)
+            {
+                stats.oow_acks_limited += 1;
+                return;
+            }
+            self.last_oow_ack = Some(now);
+        }
+        self.ack_now = true;
+    }
+
     /// Any acceptable segment shows the peer is alive (RFC 1122 §4.2.3.6) and updates
     /// TS.Recent (RFC 7323 §4.3).
     fn note_alive(&mut self, now: Instant) {
@@ -463,9 +518,14 @@ impl Connection {
         self.last_rcv
     }
 
+    /// RFC 1122 §4.2.3.6 names no state; like Linux we also probe in FIN-WAIT-2 (a half-closed
+    /// end would otherwise wait forever for a peer that vanished).
     pub(crate) fn arm_keepalive(&mut self, now: Instant) {
         if let Some(idle) = self.cfg.keepalive
-            && matches!(self.state, State::Established | State::CloseWait)
+            && matches!(
+                self.state,
+                State::Established | State::CloseWait | State::FinWait2
+            )
         {
             self.timers.set(Timer::Keepalive, now + idle);
         }

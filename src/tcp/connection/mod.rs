@@ -7,15 +7,19 @@
 //! Call order for a driver: `handle_segment`/`handle_timeout`/app calls, then `poll_transmit`
 //! until None, then `next_deadline`. Read next: `connection/open.rs`.
 
+mod ecn;
 mod input;
 mod open;
 mod output;
+mod recovery;
 mod timers;
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
 use super::congestion::{self, CongestionControl};
+use super::prr::Prr;
+use super::rack::Rack;
 use super::reassembly::Reassembly;
 use super::rtt::RttEstimator;
 use super::sack::Scoreboard;
@@ -107,12 +111,39 @@ pub struct Connection {
     retries: u32,
     cc: Box<dyn CongestionControl>,
     dupacks: u32,
-    /// What the peer reported holding above SND.UNA (RFC 2018).
-    scoreboard: Scoreboard,
-    /// `HighRxt` (RFC 6675): end of the highest range retransmitted in this recovery.
+    /// End of the highest range retransmitted (NewReno partial ACKs without SACK).
     high_rxt: SeqNum,
-    /// A hole to resend now (SACK-based recovery): start and length.
-    retransmit_hole: Option<(SeqNum, u32)>,
+    /// Loss recovery with SACK (`recovery.rs`): every segment in flight (RFC 6675).
+    sb: Scoreboard,
+    rack: Rack,
+    prr: Option<Prr>,
+    /// `RecoveryPoint` (RFC 6675 §5) while in SACK-based recovery.
+    rec_end: Option<SeqNum>,
+    /// The send allowance during recovery (pipe + PRR sndcnt, or ssthresh).
+    rec_cwnd: u32,
+    /// SND.MAX at the last RTO, until acknowledged (no new recovery episode before).
+    rto_recover: Option<SeqNum>,
+    /// RACK's reordering timer, if a segment waits for its window to pass.
+    rack_timeout: Option<Duration>,
+    /// What the retransmission timer means right now (RTO, PTO, RACK reorder).
+    rtx_kind: recovery::RtxKind,
+    /// A tail loss probe is owed (RFC 8985 §7.3), and the end of the one outstanding.
+    tlp_now: bool,
+    tlp_end: Option<SeqNum>,
+    /// Our TSval at the last reduction and whether it was an RTO (Eifel, RFC 3522).
+    eifel: Option<(u32, bool)>,
+    /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
+    /// window of the last ECE reaction; the arriving segment was CE; the last one sent is ECT.
+    /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
+    dsack_out: Option<(SeqNum, SeqNum)>,
+    ecn_ok: bool,
+    ece_out: bool,
+    cwr_out: bool,
+    ecn_recover: Option<SeqNum>,
+    rx_ce: bool,
+    tx_ect: bool,
+    /// The segment being written starts at or beyond SND.MAX (not a retransmission).
+    tx_fresh: bool,
 
     timers: TimerTable,
     persist_backoffs: u32,
@@ -122,6 +153,8 @@ pub struct Connection {
     /// When we last sent new data (RFC 5681 §4.1 idle restart).
     last_send: Instant,
     challenge_window: (Instant, u32),
+    /// Last ACK sent for an unacceptable segment without data (rate limit, `input::oow_ack`).
+    last_oow_ack: Option<Instant>,
 
     // What output owes the peer.
     ack_now: bool,
@@ -155,6 +188,15 @@ pub struct Connection {
     pub retransmits: u64,
 }
 
+/// RFC 7323 §2.3: the smallest shift that lets a receive buffer be advertised (at most 14).
+pub fn rcv_wscale_for(recv_buffer: usize) -> u8 {
+    let mut shift = 0u8;
+    while shift < 14 && (recv_buffer >> shift) > 65535 {
+        shift += 1;
+    }
+    shift
+}
+
 /// What the handshake learned from the peer's SYN (RFC 9293 §3.7.1, RFC 7323 §2-3, RFC 2018).
 fn clamp_mss(m: u16) -> u16 {
     m.max(64)
@@ -169,11 +211,7 @@ impl Connection {
         ts_offset: u32,
         our_mss: u16,
     ) -> Self {
-        // RFC 7323 §2.3: the smallest shift that lets the buffer be advertised (at most 14).
-        let mut shift = 0u8;
-        while shift < 14 && (cfg.recv_buffer >> shift) > 65535 {
-            shift += 1;
-        }
+        let shift = rcv_wscale_for(cfg.recv_buffer);
         let smss = u32::from(DEFAULT_MSS);
         Connection {
             state: State::Closed,
@@ -215,17 +253,35 @@ impl Connection {
             rtt_probe: None,
             rtx_ts: None,
             retries: 0,
-            cc: congestion::new(&cfg.cc, smss),
+            cc: congestion::with_options(&cfg.cc, smss, cfg.hystart),
             dupacks: 0,
-            scoreboard: Scoreboard::default(),
             high_rxt: iss,
-            retransmit_hole: None,
+            sb: Scoreboard::default(),
+            rack: Rack::default(),
+            prr: None,
+            rec_end: None,
+            rec_cwnd: 0,
+            rto_recover: None,
+            rack_timeout: None,
+            rtx_kind: recovery::RtxKind::Rto,
+            tlp_now: false,
+            tlp_end: None,
+            eifel: None,
+            dsack_out: None,
+            ecn_ok: false,
+            ece_out: false,
+            cwr_out: false,
+            ecn_recover: None,
+            rx_ce: false,
+            tx_ect: false,
+            tx_fresh: false,
             timers: TimerTable::default(),
             persist_backoffs: 0,
             keepalive_sent: 0,
             last_rcv: Instant::ZERO,
             last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
+            last_oow_ack: None,
             ack_now: false,
             unacked_bytes: 0,
             retransmit_first: false,

@@ -51,6 +51,27 @@ impl Connection {
         c
     }
 
+    /// A connection rebuilt from a SYN cookie (RFC 4987 §3.6): SYN-RECEIVED as if our SYN,ACK
+    /// (`syn_ack_window`, unscaled) had been sent; the ACK that carried the cookie is fed next.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_from_cookie(
+        cfg: &TcpConfig,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNum,
+        ts_offset: u32,
+        our_mss: u16,
+        now: Instant,
+        syn: &Segment<'_>,
+        syn_ack_window: u16,
+    ) -> Self {
+        let mut c = Connection::new_passive(cfg, local, remote, iss, ts_offset, our_mss, now, syn);
+        c.snd_nxt = iss.wrapping_add(1);
+        c.snd_max = c.snd_nxt;
+        c.rcv_adv = c.rcv_nxt.wrapping_add(u32::from(syn_ack_window));
+        c
+    }
+
     /// Learn IRS and the peer's options from its SYN (§3.10.7.2, §3.10.7.3).
     fn take_peer_syn(&mut self, now: Instant, syn: &Segment<'_>) {
         let o = &syn.options;
@@ -75,6 +96,7 @@ impl Connection {
             self.ts_recent = tsval;
         }
         self.sack_ok = o.sack_permitted && self.cfg.sack;
+        self.ecn_take_syn(syn);
         // RFC 9293 §3.7.1: send at most the peer's MSS (536 if absent) and never more than ours;
         // RFC 6691: the options in each segment come out of that.
         let peer_mss = clamp_mss(o.mss.unwrap_or(DEFAULT_MSS)).min(self.our_mss);

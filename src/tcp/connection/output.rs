@@ -94,7 +94,7 @@ impl Connection {
             o.timestamps = Some((self.ts_now(now), if active { 0 } else { self.ts_recent }));
         }
         o.sack_permitted = self.cfg.sack && (active || self.sack_ok);
-        let flags = if active { SYN } else { SYN | ACK };
+        let flags = if active { SYN } else { SYN | ACK } | self.ecn_syn_flags(active);
         if self.snd_max == self.iss {
             self.rtt_probe = Some((self.iss.wrapping_add(1), now));
         } else {
@@ -123,11 +123,25 @@ impl Connection {
             o.timestamps = Some((self.ts_now(now), self.ts_recent));
         }
         if self.sack_ok {
-            // RFC 2018 §4: report the held blocks, the most recent first.
-            for (i, (s, e)) in self.reasm.ranges(SACK_BLOCKS_SENT).into_iter().enumerate() {
+            // RFC 2018 §3-4: up to 4 blocks (3 beside timestamps), the most recent first; a
+            // D-SACK block goes before them (RFC 2883 §4).
+            let max = if self.ts_ok {
+                SACK_BLOCKS_SENT
+            } else {
+                SACK_BLOCKS_SENT + 1
+            };
+            let mut i = 0;
+            if let Some(d) = self.dsack_out {
+                o.sack_blocks[0] = Some(d);
+                i = 1;
+            }
+            for (s, e) in self.reasm.ranges(max - i) {
                 let l = self.rcv_nxt.wrapping_add((s - self.rcv_abs) as u32);
                 let r = self.rcv_nxt.wrapping_add((e - self.rcv_abs) as u32);
-                o.sack_blocks[i] = Some((l, r));
+                if let Some(slot) = o.sack_blocks.get_mut(i) {
+                    *slot = Some((l, r));
+                }
+                i += 1;
             }
         }
         o
@@ -154,15 +168,38 @@ impl Connection {
                 && self.snd_max.gt(fin_seq);
             return self.emit_data(now, buf, self.snd_una, len, fin, options, stats);
         }
-        if let Some((start, hole)) = self.retransmit_hole.take()
-            && start.ge(self.snd_una)
+        if std::mem::take(&mut self.tlp_now) && self.snd_una.lt(self.snd_max) {
+            // RFC 8985 §7.3: new data if the peer's window allows, else the last segment.
+            let room = self
+                .snd_una
+                .wrapping_add(self.snd_wnd)
+                .since(self.snd_nxt)
+                .min(self.snd_wnd);
+            let avail = data_end.since(self.snd_nxt);
+            let fin_sent = self.fin_queued && self.snd_max.gt(fin_seq);
+            let (start, len, fin) = if avail > 0 && room > 0 && self.snd_nxt == self.snd_max {
+                let len = avail.min(room).min(max_payload);
+                let fin = self.fin_queued && self.snd_nxt.wrapping_add(len) == fin_seq;
+                (self.snd_nxt, len, fin)
+            } else {
+                let top = if fin_sent { fin_seq } else { self.snd_max };
+                let len = top.since(self.snd_una).min(max_payload);
+                (top.wrapping_sub(len), len, fin_sent)
+            };
+            self.tlp_end = Some(self.snd_max.max(start.wrapping_add(len + u32::from(fin))));
+            if len > 0 || fin {
+                return self.emit_data(now, buf, start, len, fin, options, stats);
+            }
+        }
+        if let Some((start, len)) = self.lr_next_retransmit(max_payload)
             && start.lt(self.snd_max)
         {
-            // SACK-based recovery: one segment of the hole (RFC 6675 §5 NextSeg rule 1).
-            let len = hole.min(max_payload).min(data_end.since(start));
+            // SACK-based recovery: RFC 6675 §5 NextSeg rule 1 (lost by RACK or IsLost).
+            let len = len.min(data_end.since(start));
             let fin =
                 self.fin_queued && start.wrapping_add(len) == fin_seq && self.snd_max.gt(fin_seq);
             if len > 0 || fin {
+                stats.retransmits_fast += 1;
                 return self.emit_data(now, buf, start, len, fin, options, stats);
             }
         }
@@ -195,7 +232,7 @@ impl Connection {
             self.snd_nxt = self.buf_seq;
         }
         let wnd = self.snd_wnd.min(self.cc.window());
-        let usable = self.snd_una.wrapping_add(wnd).since(self.snd_nxt);
+        let usable = self.lr_usable(self.snd_una.wrapping_add(wnd).since(self.snd_nxt));
         let avail = data_end.since(self.snd_nxt);
         let len = avail.min(usable).min(max_payload);
         // The FIN needs no window: it follows the last byte (§3.10.4).
@@ -239,6 +276,7 @@ impl Connection {
             flags |= FIN;
         }
         let end = seq.wrapping_add(len + u32::from(fin));
+        self.tx_fresh = !seq.lt(self.snd_max);
         if seq.lt(self.snd_max) {
             self.high_rxt = self.high_rxt.max(end);
             self.rtx_ts = Some(self.ts_now(now));
@@ -256,7 +294,8 @@ impl Connection {
                 self.rtt_probe = Some((end, now));
             }
         }
-        if end.gt(self.snd_max) {
+        let new_data = end.gt(self.snd_max);
+        if new_data {
             self.bytes_sent += u64::from(end.since(self.snd_max).min(len));
             self.snd_max = end;
         }
@@ -267,7 +306,9 @@ impl Connection {
         // probes are timed by the persist timer instead (RFC 1122 §4.2.2.17).
         if !self.timers.is_set(Timer::Retransmit) && self.snd_wnd > 0 {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.rtx_kind = super::recovery::RtxKind::Rto;
         }
+        self.lr_on_send(now, seq, end, new_data);
         self.emit(
             now,
             buf,
@@ -302,8 +343,14 @@ impl Connection {
         field as u16
     }
 
-    fn emit(&mut self, now: Instant, buf: &mut [u8], out: Out) -> Option<usize> {
+    fn emit(&mut self, now: Instant, buf: &mut [u8], mut out: Out) -> Option<usize> {
         let syn = out.flags & SYN != 0;
+        self.tx_ect = false;
+        if !syn && out.flags & RST == 0 {
+            // RFC 3168 §6.1: ECE/CWR; ECT(0) only for new data (§6.1.5).
+            let new_data = out.len > 0 && std::mem::take(&mut self.tx_fresh);
+            out.flags |= self.ecn_flags(new_data);
+        }
         let h = Header {
             src_port: self.local.port(),
             dst_port: self.remote.port(),
@@ -324,6 +371,7 @@ impl Connection {
         let total = hlen + copied;
         fill_checksum(*self.local.ip(), *self.remote.ip(), &mut buf[..total]);
         if out.flags & ACK != 0 {
+            self.dsack_out = None; // reported once (RFC 2883 §4)
             self.ack_now = false;
             self.unacked_bytes = 0;
             self.timers.stop(Timer::DelayedAck);

@@ -60,6 +60,9 @@ impl Connection {
                 if self.snd_una == self.snd_max {
                     return;
                 }
+                if self.lr_on_timer(now, stats) {
+                    return; // a tail loss probe or RACK's reordering timer (RFC 8985)
+                }
                 self.retries += 1;
                 if self.retries > self.cfg.max_retries {
                     stats.timeouts += 1;
@@ -75,9 +78,11 @@ impl Connection {
                 self.rtt_probe = None;
                 self.dupacks = 0;
                 self.retransmit_first = false;
-                self.retransmit_hole = None;
                 // RFC 2018 §5: after a timeout, SACK information may be reneged: forget it.
-                self.scoreboard.clear();
+                self.lr_on_rto(now);
+                if !self.sack_ok {
+                    self.lr_note_reduction(now, true);
+                }
                 self.high_rxt = self.snd_una;
                 self.snd_nxt = self.snd_una;
             }
@@ -85,7 +90,10 @@ impl Connection {
     }
 
     fn on_keepalive(&mut self, now: Instant, stats: &mut TcpStats) {
-        if !matches!(self.state, State::Established | State::CloseWait) {
+        if !matches!(
+            self.state,
+            State::Established | State::CloseWait | State::FinWait2
+        ) {
             return;
         }
         if self.keepalive_sent >= self.cfg.keepalive_probes {

@@ -1,0 +1,361 @@
+//! Loss recovery with SACK: the scoreboard (RFC 6675), loss detection by RACK (RFC 8985) or
+//! DupThresh (RFC 6675 §5), tail loss probes (RFC 8985 §7), the reduction paced by PRR
+//! (RFC 6937), limited transmit (RFC 3042) and the undo of spurious reductions (Eifel, RFC
+//! 3522). Without SACK the connection keeps RFC 5681/6582 fast recovery (`input.rs`).
+//!
+//! Per ACK: `lr_read_sack` (before SND.UNA moves) marks what the ACK delivered;
+//! `lr_after_ack` updates RACK, marks losses, enters or leaves recovery, computes PRR's
+//! allowance, and arms the one retransmission timer as RTO, PTO or RACK reorder timer (as
+//! Linux shares it). `output.rs` asks `lr_next_retransmit` and `lr_usable` what may go.
+//! Read next: `timers.rs`.
+
+use super::Connection;
+use crate::tcp::TcpStats;
+use crate::tcp::config::Recovery;
+use crate::tcp::prr::Prr;
+use crate::tcp::rack;
+use crate::tcp::sack::Delivery;
+use crate::tcp::segment::Segment;
+use crate::tcp::seq::SeqNum;
+use crate::tcp::timer::Timer;
+use crate::time::{Duration, Instant};
+
+/// What the shared retransmission timer means when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum RtxKind {
+    #[default]
+    Rto,
+    /// RFC 8985 §7: the tail loss probe timeout.
+    Tlp,
+    /// RFC 8985 §6.3: RACK's reordering timer.
+    Reorder,
+}
+
+/// An ACK's SACK information, taken before SND.UNA moves.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct AckInfo {
+    d: Delivery,
+    una_before: SeqNum,
+    sacked_before: u32,
+}
+
+impl AckInfo {
+    /// The ACK changed the scoreboard (new SACK or a D-SACK).
+    pub(crate) fn has_news(&self) -> bool {
+        self.d.sacked > 0 || self.d.dsack
+    }
+}
+
+impl Connection {
+    /// Per-connection switch (`TcpLayer::set_congestion_control`).
+    pub(crate) fn set_cc(&mut self, name: &str) {
+        self.cfg.cc = name.to_string();
+        self.cc = crate::tcp::congestion::with_options(name, self.smss, self.cfg.hystart);
+        self.cc.set_smss(self.smss);
+    }
+
+    /// The congestion controller's name ("cubic", ...).
+    pub fn cc_name(&self) -> &'static str {
+        self.cc.name()
+    }
+
+    /// Per-connection switch (`TcpLayer::set_loss_recovery`).
+    pub(crate) fn set_recovery(&mut self, recovery: Recovery, prr: bool, undo: bool) {
+        self.cfg.recovery = recovery;
+        self.cfg.prr = prr;
+        self.cfg.undo = undo;
+    }
+
+    fn rack_on(&self) -> bool {
+        self.sack_ok && self.cfg.recovery == Recovery::Rack
+    }
+
+    /// In SACK-based recovery (RFC 6675 §5): until `RecoveryPoint` is acknowledged.
+    pub(crate) fn lr_in_recovery(&self) -> bool {
+        self.rec_end.is_some()
+    }
+
+    /// Read the ACK's cumulative point and SACK blocks into the scoreboard (RFC 2018 §5).
+    pub(crate) fn lr_read_sack(&mut self, now: Instant, seg: &Segment<'_>) -> AckInfo {
+        let mut info = AckInfo {
+            una_before: self.snd_una,
+            sacked_before: self.sb.sacked_bytes(),
+            ..AckInfo::default()
+        };
+        if !self.sack_ok {
+            return info;
+        }
+        let min_rtt = self.rack.min_rtt.unwrap_or(Duration::ZERO);
+        if seg.ack.gt(self.snd_una) {
+            self.sb.on_cum_ack(seg.ack, now, min_rtt, &mut info.d);
+        }
+        let una = self.snd_una.max(seg.ack);
+        let blocks = seg.options.sack_blocks;
+        self.sb
+            .on_sack_blocks(&blocks, una, self.snd_max, now, min_rtt, &mut info.d);
+        info
+    }
+
+    /// After the ACK was applied: detect losses, run recovery, arm the timer.
+    pub(crate) fn lr_after_ack(
+        &mut self,
+        now: Instant,
+        info: AckInfo,
+        new_ack: bool,
+        stats: &mut TcpStats,
+    ) {
+        if !self.sack_ok {
+            return;
+        }
+        let d = info.d;
+        if d.dsack {
+            stats.dsacks_received += 1;
+            self.rack.on_dsack(self.snd_una, self.snd_max);
+        }
+        if d.reordered {
+            self.rack.reord = true;
+        }
+        if let Some(n) = d.newest {
+            self.rack.update(now, n);
+        }
+        if self.sb.reneged() {
+            // RFC 2018 §8: the receiver discarded SACKed data: retransmit it as unSACKed.
+            stats.sack_reneged += 1;
+            self.sb.clear_sacks();
+        }
+        if self.rto_recover.is_some_and(|r| self.snd_una.ge(r)) {
+            self.rto_recover = None;
+        }
+        if self.tlp_end.is_some_and(|e| self.snd_una.ge(e)) {
+            self.tlp_end = None;
+        }
+        if let Some(end) = self.rec_end
+            && self.snd_una.ge(end)
+        {
+            // RFC 6675 §5: recovery ends when RecoveryPoint is cumulatively acknowledged.
+            self.rec_end = None;
+            self.prr = None;
+            self.rack.on_recovery_end();
+        }
+        self.lr_detect(now);
+        let was = self.lr_in_recovery();
+        if !was && self.rto_recover.is_none() && self.sb.has_lost() {
+            self.lr_enter_recovery(now, stats);
+        }
+        if self.lr_in_recovery() {
+            let acked = self.snd_una.since(info.una_before);
+            let sacked_now = self.sb.sacked_bytes();
+            let delivered = (i64::from(acked) + i64::from(sacked_now)
+                - i64::from(info.sacked_before))
+            .max(0) as u32;
+            self.lr_set_rec_cwnd(delivered, !was);
+        }
+        self.lr_arm_timer(now, new_ack);
+    }
+
+    /// Mark losses by RACK (RFC 8985 §6.2 step 5) or DupThresh (RFC 6675 §4 IsLost).
+    fn lr_detect(&mut self, now: Instant) {
+        self.rack_timeout = None;
+        if self.rack_on() {
+            let Some(newest) = self.rack.newest else {
+                return;
+            };
+            let srtt = self.rtt.srtt.unwrap_or(self.rack.rtt);
+            let reo = self
+                .rack
+                .reo_wnd(self.lr_in_recovery(), self.sb.sacked_segments(), srtt);
+            let (_, wait) = self.sb.mark_lost_rack(now, newest, self.rack.rtt, reo);
+            self.rack_timeout = wait;
+        } else if self.sb.mark_lost_dupthresh(self.smss) == 0 && self.dupacks >= 3 {
+            // RFC 6675 §5: DupThresh duplicate ACKs also start recovery.
+            self.sb.mark_first_lost();
+        }
+    }
+
+    /// RFC 6675 §5 step 4 / RFC 8985 §6.2: enter recovery and reduce the window once.
+    fn lr_enter_recovery(&mut self, now: Instant, stats: &mut TcpStats) {
+        let flight = self.snd_max.since(self.snd_una);
+        self.sb.start_episode();
+        self.cc.on_fast_retransmit(now, flight, self.snd_max);
+        self.rec_end = Some(self.snd_max);
+        self.prr = self.cfg.prr.then(|| Prr::start(flight));
+        self.rtt_probe = None;
+        stats.fast_recoveries += 1;
+        self.lr_note_reduction(now, false);
+    }
+
+    /// The allowance in recovery: PRR's pipe + sndcnt (RFC 6937 §3), else cwnd = ssthresh
+    /// (RFC 6675 §5 step 4.2). On entry at least the first retransmission may go.
+    fn lr_set_rec_cwnd(&mut self, delivered: u32, entering: bool) {
+        let pipe = self.sb.pipe();
+        let ssthresh = self.cc.ssthresh();
+        let smss = self.smss;
+        self.rec_cwnd = match &mut self.prr {
+            Some(p) => pipe.saturating_add(p.on_ack(delivered, pipe, ssthresh, smss)),
+            None => ssthresh,
+        };
+        if entering {
+            self.rec_cwnd = self.rec_cwnd.max(pipe.saturating_add(smss));
+        }
+    }
+
+    /// A reduction happened (recovery or RTO): remember our timestamp for Eifel detection
+    /// (RFC 3522 §2: an ACK echoing an older TSval shows the retransmission was spurious).
+    pub(crate) fn lr_note_reduction(&mut self, now: Instant, rto: bool) {
+        if self.cfg.undo && self.ts_ok {
+            self.eifel = Some((self.ts_now(now), rto));
+        }
+    }
+
+    /// RFC 3522 §2-3: the first ACK after the retransmission echoes a timestamp older than it:
+    /// the original arrived; undo the reduction (and, after an RTO, stop resending).
+    pub(crate) fn lr_check_spurious(&mut self, seg: &Segment<'_>, stats: &mut TcpStats) {
+        let Some((ts, rto)) = self.eifel.take() else {
+            return;
+        };
+        let Some((_, ecr)) = seg.options.timestamps else {
+            return;
+        };
+        if ecr != 0 && (ecr.wrapping_sub(ts) as i32) < 0 {
+            stats.spurious_undos += 1;
+            self.cc.undo();
+            self.rec_end = None;
+            self.prr = None;
+            self.rto_recover = None;
+            if rto {
+                self.snd_nxt = self.snd_max;
+            }
+        }
+    }
+
+    /// Arm the shared timer: RACK reorder timer, else PTO (RFC 8985 §7.2), else RTO.
+    pub(crate) fn lr_arm_timer(&mut self, now: Instant, restart: bool) {
+        if !self.sack_ok || self.snd_una == self.snd_max || self.snd_wnd == 0 {
+            return;
+        }
+        if let Some(wait) = self.rack_timeout {
+            self.timers.set(Timer::Retransmit, now + wait);
+            self.rtx_kind = RtxKind::Reorder;
+        } else if self.lr_tlp_allowed() {
+            if restart || self.rtx_kind != RtxKind::Tlp {
+                let one = self.snd_max.since(self.snd_una) <= self.smss;
+                let pto = rack::pto(self.rtt.srtt, one, self.rtt.rto());
+                self.timers.set(Timer::Retransmit, now + pto);
+                self.rtx_kind = RtxKind::Tlp;
+            }
+        } else if self.rtx_kind != RtxKind::Rto || !self.timers.is_set(Timer::Retransmit) {
+            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.rtx_kind = RtxKind::Rto;
+        }
+    }
+
+    /// RFC 8985 §7.1: a probe is scheduled only with RACK and SACK, an RTT sample, outside
+    /// recovery, and with no probe outstanding.
+    fn lr_tlp_allowed(&self) -> bool {
+        self.rack_on()
+            && self.rtt.srtt.is_some()
+            && !self.lr_in_recovery()
+            && self.rto_recover.is_none()
+            && self.tlp_end.is_none()
+            && self.state.is_synchronized()
+    }
+
+    /// The shared timer fired as PTO or reorder timer; false when it is a real RTO.
+    pub(crate) fn lr_on_timer(&mut self, now: Instant, stats: &mut TcpStats) -> bool {
+        match std::mem::take(&mut self.rtx_kind) {
+            RtxKind::Rto => false,
+            RtxKind::Tlp => {
+                // §7.3: send one probe; the RTO takes over.
+                stats.tlp_probes += 1;
+                self.tlp_now = true;
+                self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+                true
+            }
+            RtxKind::Reorder => {
+                // §6.3: the reordering window passed: mark what is now lost.
+                stats.rack_reorder_timeouts += 1;
+                self.lr_detect(now);
+                if !self.lr_in_recovery() && self.rto_recover.is_none() && self.sb.has_lost() {
+                    self.lr_enter_recovery(now, stats);
+                    self.lr_set_rec_cwnd(0, true);
+                }
+                self.rtx_kind = RtxKind::Rto;
+                self.timers.stop(Timer::Retransmit);
+                self.lr_arm_timer(now, true);
+                true
+            }
+        }
+    }
+
+    /// After an RTO: forget SACK marks (RFC 6675 §5.1 / RFC 2018 §8) and leave recovery; RACK
+    /// does not start a new episode until the timeout's data is acknowledged.
+    pub(crate) fn lr_on_rto(&mut self, now: Instant) {
+        if !self.sack_ok {
+            return;
+        }
+        let first = self.rto_recover.is_none();
+        self.sb.clear_sacks();
+        self.rec_end = None;
+        self.prr = None;
+        self.tlp_end = None;
+        self.rto_recover = Some(self.snd_max);
+        self.rtx_kind = RtxKind::Rto;
+        if first {
+            self.lr_note_reduction(now, true);
+        }
+    }
+
+    /// RFC 6675 §5 NextSeg rule 1: the lowest lost segment, if the allowance permits it.
+    pub(crate) fn lr_next_retransmit(&self, max_payload: u32) -> Option<(SeqNum, u32)> {
+        if !self.sack_ok || !self.lr_in_recovery() {
+            return None;
+        }
+        let (start, len) = self.sb.next_lost()?;
+        let start = start.max(self.snd_una);
+        let len = len.min(max_payload);
+        let room = self.rec_cwnd.saturating_sub(self.sb.pipe());
+        (room >= len.min(self.smss)).then_some((start, len))
+    }
+
+    /// How much new data may go beyond SND.NXT: in recovery cwnd − pipe (RFC 6675 §5, RFC
+    /// 6937); on the first two duplicate ACKs one more segment each (RFC 3042).
+    pub(crate) fn lr_usable(&self, usable: u32) -> u32 {
+        if !self.sack_ok {
+            return usable;
+        }
+        let rwnd = self
+            .snd_una
+            .wrapping_add(self.snd_wnd)
+            .since(self.snd_nxt)
+            .min(self.snd_wnd);
+        if self.lr_in_recovery() {
+            return self.rec_cwnd.saturating_sub(self.sb.pipe()).min(rwnd);
+        }
+        if (1..=2).contains(&self.dupacks) && self.rto_recover.is_none() {
+            // RFC 3042 §2: FlightSize may exceed cwnd by up to 2·SMSS.
+            let extra = self.dupacks * self.smss;
+            return usable.max(
+                self.snd_una
+                    .wrapping_add(self.cc.window().saturating_add(extra))
+                    .since(self.snd_nxt)
+                    .min(rwnd),
+            );
+        }
+        usable
+    }
+
+    /// Bookkeeping for every data segment sent (scoreboard record, PRR's prr_out).
+    pub(crate) fn lr_on_send(&mut self, now: Instant, seq: SeqNum, end: SeqNum, new_data: bool) {
+        if !self.sack_ok {
+            return;
+        }
+        self.sb.on_transmit(seq, end, now);
+        if let Some(p) = &mut self.prr {
+            p.on_sent(end.since(seq));
+        }
+        if new_data && self.rtx_kind != RtxKind::Reorder && self.lr_tlp_allowed() {
+            // RFC 8985 §7.2: restart the PTO after sending new data.
+            self.lr_arm_timer(now, true);
+        }
+    }
+}
