@@ -8,6 +8,7 @@
 //! - `tcp`: the TCP engine (RFC 9293)
 //! - `link`: the link emulator (`Impair`) and the simulator
 //! - `capture`: pcap files for Wireshark
+//! - `trace`, `plot`: why the stack did what it did (decision trace, annotated captures, plots)
 //! - `runtime`: the TUN driver thread (the only code that touches the OS)
 //! - `api`: `std::net`-like blocking sockets over a running stack
 //! - `services`: echo, discard, chargen, http, udp-echo
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod capture;
 pub mod link;
+pub mod plot;
 pub mod reference;
 pub mod rng;
 pub mod runtime;
@@ -23,6 +25,7 @@ pub mod socket;
 pub mod stack;
 pub mod tcp;
 pub mod time;
+pub mod trace;
 pub mod wire;
 
 pub use socket::{SocketError, SocketEvent, TcpHandle, UdpHandle};

@@ -1,9 +1,11 @@
-//! Found by `invariants_soak` (seeds 375, 648, 854, 904, 1705 with keep-alive on): an end that
-//! half-closed (shutdown(Write), so FIN-WAIT-2, not orphaned) and waits for the peer's data
-//! never learns that the peer vanished when the peer's RST was lost. Keep-alive (RFC 1122
-//! §4.2.3.6) is armed only in ESTABLISHED and CLOSE-WAIT, so the connection stays in FIN-WAIT-2
-//! forever. Linux keeps probing in FIN-WAIT-2 too. Ignored until the engine arms keep-alive in
-//! FIN-WAIT-2 (`arm_keepalive` / `on_keepalive` in src/tcp/connection/).
+//! Found by `invariants_soak` (seeds 375, 648, 854, 904, 1705, keep-alive on): an end that
+//! half-closed (shutdown(Write): FIN-WAIT-2, not orphaned) and waits for the peer's data never
+//! learned that the peer vanished when the peer's RST was lost. First cause, fixed on main
+//! (441cb08): keep-alive (RFC 1122 §4.2.3.6) was never armed in FIN-WAIT-2. Second cause (seeds
+//! 648, 854), still open: when the keep-alive deadline passes during FIN-WAIT-1 the timer does
+//! nothing and is not re-armed, and the ACK of our FIN is processed while still in FIN-WAIT-1
+//! (`note_alive` → `arm_keepalive` sees FIN-WAIT-1), so FIN-WAIT-2 starts with no keep-alive
+//! timer. Fix: re-arm keep-alive on entering FIN-WAIT-2 (or keep the timer across FIN-WAIT-1).
 
 use std::net::SocketAddrV4;
 
@@ -21,8 +23,19 @@ fn tcp_of(p: &[u8]) -> (u16, u32, u32, u8, u32) {
 }
 
 #[test]
-#[ignore = "bug: keep-alive is not armed in FIN-WAIT-2 (RFC 1122 §4.2.3.6)"]
 fn keepalive_probes_a_half_closed_connection_whose_peer_vanished() {
+    half_closed_then_peer_vanishes(Duration::ZERO);
+}
+
+/// Seeds 648 and 854: the peer acknowledges our FIN only after the keep-alive deadline passed
+/// (the timer fired in FIN-WAIT-1, where it does nothing); the ACK arrives in FIN-WAIT-1, so
+/// nothing arms keep-alive again once in FIN-WAIT-2.
+#[test]
+fn keepalive_probes_after_a_slow_fin_ack() {
+    half_closed_then_peer_vanishes(Duration::from_secs(40));
+}
+
+fn half_closed_then_peer_vanishes(fin_ack_delay: Duration) {
     let mut sc = Scenario::with_config(StackConfig {
         seed: 5,
         tcp: TcpConfig {
@@ -53,6 +66,11 @@ fn keepalive_probes_a_half_closed_connection_whose_peer_vanished() {
     let fin = sc.expect_one();
     let (_, fseq, _, fflags, _) = tcp_of(&fin);
     assert_eq!(fflags & FIN, FIN);
+    // The FIN is retransmitted until the peer acknowledges it.
+    for _ in 0..fin_ack_delay.total_millis() / 1000 {
+        sc.advance(Duration::from_secs(1));
+        sc.transmitted();
+    }
     let ack = sc.tcp(7000, port, irs + 1, fseq.wrapping_add(1), ACK, &[]);
     sc.peer_sends(&ack);
     sc.transmitted();

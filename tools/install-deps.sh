@@ -10,6 +10,8 @@ command -v ping    >/dev/null || need+=(iputils-ping)
 command -v nc      >/dev/null || need+=(netcat-openbsd)
 command -v curl    >/dev/null || need+=(curl)
 command -v dig     >/dev/null || need+=(dnsutils)
+command -v hping3  >/dev/null || need+=(hping3)
+command -v python3 >/dev/null || need+=(python3)
 command -v sha256sum >/dev/null || need+=(coreutils)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

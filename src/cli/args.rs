@@ -38,6 +38,16 @@ pub enum Command {
                             echo hello | sudo tunstack connect 198.18.0.1:9000"
     )]
     Connect(ConnectArgs),
+    /// Simulate a transfer over an emulated link in virtual time (no root); explain it.
+    #[command(
+        after_help = "Example:\n  tunstack sim --bytes 10mb --rtt 50ms --rate 20mbit --impair 'drop data#30' \\\n    \
+                            --pcap sim.pcapng --trace sim.jsonl --plot plots/"
+    )]
+    Sim(super::sim::SimArgs),
+    /// Plot a decision trace (from `tunstack sim --trace`) as SVG.
+    Plot(super::plot::PlotArgs),
+    /// Show the connections and counters of a running `tunstack up`, like `ss -ti`.
+    Ss(super::ss::SsArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -58,6 +68,9 @@ pub struct TunArgs {
     /// Record every packet in and out (as our stack sees them) to a pcap file for Wireshark.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Write the decision trace (JSON lines: every segment's cause, state changes, RTT, cwnd).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
     /// Stop recording past this size (units b, kb, mb, gb; 1kb = 1024 bytes).
     #[arg(long, value_name = "SIZE", default_value = "1gb", value_parser = units::size)]
     pub pcap_max_bytes: u64,
@@ -115,6 +128,21 @@ pub struct EmuArgs {
     #[arg(long, value_name = "SIZE", value_parser = units::size, requires = "rate",
           help_heading = "Link emulator (each direction)")]
     pub queue: Option<u64>,
+    /// A scripted impairment, e.g. 'drop data#3' (repeatable; c2s = kernel → stack;
+    /// see docs/observability.md).
+    #[arg(
+        long = "impair",
+        value_name = "RULE",
+        help_heading = "Link emulator (each direction)"
+    )]
+    pub impair: Vec<String>,
+    /// A file of impairment rules, one per line.
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Link emulator (each direction)"
+    )]
+    pub impair_file: Option<PathBuf>,
     /// Mark ECN-capable packets CE above this queue backlog instead of dropping (RFC 3168),
     /// e.g. 16kb; needs --rate.
     #[arg(long, value_name = "SIZE", value_parser = units::size, requires = "rate",

@@ -1,7 +1,10 @@
 //! `tunstack up` and `tunstack connect`.
 
 pub mod args;
+pub mod plot;
+pub mod sim;
 mod smol;
+pub mod ss;
 pub mod units;
 
 use std::io::{self, Read, Write};
@@ -30,6 +33,9 @@ pub fn main() -> ExitCode {
     match cli.cmd {
         Command::Up(a) => up(a),
         Command::Connect(a) => connect(a),
+        Command::Sim(a) => sim::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Ss(a) => ss::run(a),
     }
 }
 
@@ -110,6 +116,11 @@ fn bring_up(
     stats: Option<u64>,
 ) -> Result<(Runtime, String, u64), ExitCode> {
     check_tun_args(t);
+    let rules =
+        sim::load_rules(&e.impair, e.impair_file.as_ref()).unwrap_or_else(|m| usage_error(m));
+    for r in &rules {
+        eprintln!("tunstack: impairment rule: {}", r.text());
+    }
     let seed = t.seed.unwrap_or_else(|| {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -169,6 +180,8 @@ fn bring_up(
         impair_seed: seed,
         pcap: t.pcap.clone().map(|p| (p, t.pcap_max_bytes)),
         stats_interval: stats.map(std::time::Duration::from_secs),
+        rules,
+        trace: t.trace.clone(),
     };
     let rt = Runtime::start(Link::Tun(dev), cfg).map_err(fail)?;
     runtime::signals::install(&rt.net())
@@ -214,6 +227,7 @@ fn up(a: UpArgs) -> ExitCode {
     if let Some(line) = describe_emulator(&a.emu) {
         eprintln!("tunstack: emulator (each direction): {line}");
     }
+    let _ss = ss::start_for_up(&net, &name);
     eprintln!("tunstack: ready (try: ping {addr}; Ctrl-C or SIGTERM to stop)");
     match rt.wait() {
         Ok(r) => {

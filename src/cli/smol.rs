@@ -43,6 +43,9 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
             "--msl: smoltcp's TIME-WAIT is fixed (10 s); --msl works only with --stack ours".into(),
         );
     }
+    if a.tun.trace.is_some() || !a.emu.impair.is_empty() || a.emu.impair_file.is_some() {
+        usage_error("--trace, --impair, --impair-file: only with --stack ours".into());
+    }
     if a.tun.max_connections.is_some() || a.tun.tcp_buffer.is_some() {
         usage_error("--max-connections, --tcp-buffer: only with --stack ours".into());
     }

@@ -2,6 +2,7 @@
 
 pub mod endpoint;
 pub mod impair;
+pub mod rules;
 pub mod sim;
 
 pub use endpoint::{Endpoint, TcpEndpoint};

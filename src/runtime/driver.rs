@@ -11,8 +11,10 @@ use super::ops::{Cmd, PendingTable};
 use super::{Link, LinkStats, Report, RuntimeConfig, Waker, format_connection};
 use crate::capture::{Capture, Direction};
 use crate::link::Impair;
+use crate::link::rules::Side;
 use crate::stack::Stack;
 use crate::time::{Duration, Instant};
+use crate::trace::tap::Tap;
 
 /// Packets read from the link per wake-up before the rest of the loop runs.
 const READ_BATCH: usize = 256;
@@ -62,6 +64,8 @@ pub(crate) struct Driver {
     impair_in: Option<Impair>,
     impair_out: Option<Impair>,
     capture: Option<Capture>,
+    /// Capture comments (each packet's cause) and the scripted-impairment rules.
+    tap: Tap,
     /// When buffered capture data must be flushed (set by the first unflushed packet).
     next_flush: Option<Instant>,
     stats_interval: Option<Duration>,
@@ -91,6 +95,14 @@ impl Driver {
             })?),
             None => None,
         };
+        let trace: Option<Box<dyn io::Write + Send>> = match &cfg.trace {
+            Some(path) => Some(Box::new(io::BufWriter::new(
+                std::fs::File::create(path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+                })?,
+            ))),
+            None => None,
+        };
         let imp = cfg.impair.filter(|c| !c.is_transparent());
         let stats_interval = cfg
             .stats_interval
@@ -104,6 +116,7 @@ impl Driver {
             pending: PendingTable::default(),
             impair_in: imp.clone().map(|c| Impair::new(c, cfg.impair_seed)),
             impair_out: imp.map(|c| Impair::new(c, cfg.impair_seed ^ 1)),
+            tap: Tap::with_trace(capture.is_some(), cfg.rules.clone(), trace),
             capture,
             next_flush: None,
             next_stats: stats_interval.map(|d| Instant::ZERO + d),
@@ -167,8 +180,11 @@ impl Driver {
                 self.flush_out(now);
                 return Ok(());
             }
+            self.release_held(now);
             if self.stack.poll_timeout().is_some_and(|t| t <= now) {
+                self.tap.before(&self.stack);
                 self.stack.handle_timeout(now);
+                self.tap.after_timer(now, &self.stack);
             }
             self.settle(now);
             self.pending.expire(&mut self.stack, now);
@@ -183,6 +199,7 @@ impl Driver {
     /// Complete calls whose socket changed, then send what they produced.
     fn settle(&mut self, now: Instant) {
         for _ in 0..8 {
+            self.tap.before(&self.stack);
             let mut any = false;
             while let Some(ev) = self.stack.poll_event() {
                 any = true;
@@ -191,6 +208,7 @@ impl Driver {
             if self.pending.len() > 0 && self.pending.len() < RETRY_ALL_BELOW {
                 self.pending.retry_all(&mut self.stack, now);
             }
+            self.tap.after_app(now, &self.stack);
             self.flush_out(now);
             if !any {
                 break;
@@ -209,6 +227,15 @@ impl Driver {
             };
             self.link_stats.packets_read += 1;
             self.link_stats.bytes_read += n as u64;
+            if self.tap.has_rules() {
+                let mut out = Vec::new();
+                self.tap
+                    .filter(now, Side::C2S, self.buf[..n].to_vec(), &mut out);
+                for pkt in out {
+                    self.inbound(now, pkt);
+                }
+                continue;
+            }
             match self.impair_in.as_mut() {
                 Some(imp) => imp.push(now, self.buf[..n].to_vec()),
                 None => {
@@ -221,6 +248,32 @@ impl Driver {
         Ok(())
     }
 
+    /// A packet from the link (after the rules) into the inbound emulator or the stack.
+    fn inbound(&mut self, now: Instant, pkt: Vec<u8>) {
+        match self.impair_in.as_mut() {
+            Some(imp) => imp.push(now, pkt),
+            None => self.input(now, &pkt),
+        }
+    }
+
+    /// Packets the rules held back (delay, reorder) that are due now.
+    fn release_held(&mut self, now: Instant) {
+        while let Some((side, pkt)) = self.tap.poll_release(now) {
+            match side {
+                Side::C2S => self.inbound(now, pkt),
+                Side::S2C => self.outbound(now, pkt),
+            }
+        }
+    }
+
+    /// A packet from the stack (after the rules) into the outbound emulator or onto the link.
+    fn outbound(&mut self, now: Instant, pkt: Vec<u8>) {
+        match self.impair_out.as_mut() {
+            Some(imp) => imp.push(now, pkt),
+            None => self.write_link(&pkt),
+        }
+    }
+
     fn deliver_inbound(&mut self, now: Instant) {
         while let Some(pkt) = self.impair_in.as_mut().and_then(|i| i.poll_deliver(now)) {
             self.input(now, &pkt);
@@ -229,13 +282,16 @@ impl Driver {
 
     /// One packet into the stack (recorded as it arrives at the stack).
     fn input(&mut self, now: Instant, pkt: &[u8]) {
-        self.record(now, Direction::In, pkt);
+        self.tap.before(&self.stack);
         self.stack.handle_packet(now, pkt);
+        let comment = self.tap.after_input(now, &self.stack, pkt);
+        self.record(now, Direction::In, pkt, comment.as_deref());
     }
 
-    fn record(&mut self, now: Instant, dir: Direction, pkt: &[u8]) {
+    fn record(&mut self, now: Instant, dir: Direction, pkt: &[u8], comment: Option<&str>) {
         if let Some(c) = self.capture.as_mut() {
-            if c.write(self.clock.wall(now), dir, pkt).is_err() {
+            let t = self.clock.wall(now);
+            if c.write_with_comment(t, dir, pkt, comment).is_err() {
                 self.link_stats.capture_errors += 1;
             }
             self.next_flush.get_or_insert(now + CAPTURE_FLUSH_EVERY);
@@ -246,6 +302,7 @@ impl Driver {
     fn flush_capture(&mut self, now: Instant) {
         if self.next_flush.is_some_and(|t| t <= now) {
             self.next_flush = None;
+            self.tap.flush();
             if let Some(c) = self.capture.as_mut()
                 && c.flush().is_err()
             {
@@ -282,12 +339,22 @@ impl Driver {
                 );
                 break;
             };
-            self.record(now, Direction::Out, pkt);
+            let comment = self.tap.on_send(now, &self.stack, pkt);
+            self.record(now, Direction::Out, pkt, comment.as_deref());
+            if self.tap.has_rules() {
+                let mut out = Vec::new();
+                self.tap.filter(now, Side::S2C, pkt.to_vec(), &mut out);
+                for p in out {
+                    self.outbound(now, p);
+                }
+                continue;
+            }
             match self.impair_out.as_mut() {
                 Some(imp) => imp.push(now, pkt.to_vec()),
                 None => self.write_link(pkt),
             }
         }
+        self.tap.sent_all();
         self.buf = buf;
         while let Some(pkt) = self.impair_out.as_mut().and_then(|i| i.poll_deliver(now)) {
             self.write_link(&pkt);
@@ -331,6 +398,7 @@ impl Driver {
             self.stack.poll_timeout(),
             self.impair_in.as_ref().and_then(|i| i.poll_timeout()),
             self.impair_out.as_ref().and_then(|i| i.poll_timeout()),
+            self.tap.poll_timeout(),
             self.pending.next_deadline(),
             self.next_stats,
             self.next_flush,

@@ -44,6 +44,10 @@ pub struct RuntimeConfig {
     /// Print per-connection statistics to stderr this often (`None` = never; the report at
     /// shutdown is returned either way).
     pub stats_interval: Option<std::time::Duration>,
+    /// Scripted impairments (docs/observability.md); on a TUN `c2s` is kernel → stack.
+    pub rules: Vec<crate::link::rules::Rule>,
+    /// Write the decision trace (JSON lines, docs/trace-schema.md) to this file.
+    pub trace: Option<PathBuf>,
 }
 
 /// Counters of the link itself (what the driver read and wrote).

@@ -137,6 +137,19 @@ pub struct TcpInfo {
     pub ssthresh: u32,
     pub snd_wnd: u32,
     pub rcv_wnd: u32,
+    /// RTTVAR (RFC 6298 §2).
+    pub rttvar: Duration,
+    /// Sender MSS (payload bytes of a full segment).
+    pub mss: u32,
+    /// Options in use on this connection (RFC 2018, RFC 7323 §3), and the (send, receive)
+    /// window-scale shifts when window scaling is in use (RFC 7323 §2).
+    pub sack: bool,
+    pub timestamps: bool,
+    pub wscale: Option<(u8, u8)>,
+    /// Bytes sent and not yet acknowledged (SND.MAX − SND.UNA).
+    pub unacked: u32,
+    /// In fast recovery (RFC 5681 §3.2, RFC 6582).
+    pub in_recovery: bool,
 }
 
 /// Counters of the TCP layer: every dropped segment is counted under a reason.

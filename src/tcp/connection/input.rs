@@ -217,6 +217,9 @@ impl Connection {
             match self.state {
                 State::FinWait1 => {
                     self.set_state(State::FinWait2, "our FIN acked");
+                    // RFC 1122 §4.2.3.6: keep probing a half-closed peer (the timer may have
+                    // fired, and lapsed, while we were in FIN-WAIT-1).
+                    self.arm_keepalive(now);
                     if self.orphan {
                         self.timers.set(Timer::TimeWait, now + self.cfg.fin_timeout);
                     }

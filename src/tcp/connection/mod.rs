@@ -393,6 +393,13 @@ impl Connection {
             ssthresh: self.cc.ssthresh(),
             snd_wnd: self.snd_wnd,
             rcv_wnd: self.rcv_wnd(),
+            rttvar: self.rtt.rttvar,
+            mss: self.smss,
+            sack: self.sack_ok,
+            timestamps: self.ts_ok,
+            wscale: self.ws_ok.then_some((self.snd_wscale, self.rcv_wscale)),
+            unacked: self.snd_max.since(self.snd_una),
+            in_recovery: self.cc.in_recovery(),
         }
     }
 
