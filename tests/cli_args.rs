@@ -110,3 +110,14 @@ fn bad_addresses_and_sizes_exit_2() {
         "--timeout",
     );
 }
+
+#[test]
+fn resource_limit_flags_are_validated() {
+    assert_usage_error(&["up", "--udp-queue", "0"], "--udp-queue");
+    assert_usage_error(&["up", "--tcp-memory", "lots"], "--tcp-memory");
+    assert_usage_error(&["up", "--frag-mem", "12parsecs"], "--frag-mem");
+    assert_usage_error(
+        &["up", "--stack", "smoltcp", "--frag-mem", "1mb"],
+        "only with --stack ours",
+    );
+}

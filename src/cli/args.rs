@@ -98,6 +98,17 @@ pub struct TunArgs {
     /// TCP send and receive buffer per connection, e.g. 64kb (default 256kb).
     #[arg(long, value_name = "SIZE", value_parser = units::size)]
     pub tcp_buffer: Option<u64>,
+    /// TCP buffer memory of all connections together, e.g. 64mb (default unlimited); a new
+    /// connection that would exceed it is refused like --max-connections, and counted.
+    #[arg(long, value_name = "SIZE", value_parser = units::size)]
+    pub tcp_memory: Option<u64>,
+    /// Memory for IP fragment reassembly, all datagrams together (default 4mb); beyond it the
+    /// oldest incomplete datagram is evicted and counted.
+    #[arg(long, value_name = "SIZE", value_parser = units::size)]
+    pub frag_mem: Option<u64>,
+    /// Datagrams queued per UDP socket before new ones are dropped and counted (default 256).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub udp_queue: Option<u64>,
 }
 
 /// The link emulator, applied to each direction of the TUN path independently.

@@ -160,6 +160,15 @@ fn bring_up(
     if let Some(b) = t.tcp_buffer {
         (stack.tcp.send_buffer, stack.tcp.recv_buffer) = (b.max(1) as usize, b.max(1) as usize);
     }
+    if let Some(m) = t.tcp_memory {
+        stack.tcp.max_buffer_memory = m as usize;
+    }
+    if let Some(m) = t.frag_mem {
+        stack.frag_mem_limit = m as usize;
+    }
+    if let Some(n) = t.udp_queue {
+        stack.udp_queue_len = n as usize;
+    }
     let dev = TunDevice::open(&TunOptions {
         name: t.tun.clone(),
         host_addr: t.host_addr,

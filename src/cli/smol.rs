@@ -46,8 +46,16 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
     if a.tun.trace.is_some() || !a.emu.impair.is_empty() || a.emu.impair_file.is_some() {
         usage_error("--trace, --impair, --impair-file: only with --stack ours".into());
     }
-    if a.tun.max_connections.is_some() || a.tun.tcp_buffer.is_some() {
-        usage_error("--max-connections, --tcp-buffer: only with --stack ours".into());
+    if a.tun.max_connections.is_some()
+        || a.tun.tcp_buffer.is_some()
+        || a.tun.tcp_memory.is_some()
+        || a.tun.frag_mem.is_some()
+        || a.tun.udp_queue.is_some()
+    {
+        usage_error(
+            "--max-connections, --tcp-buffer, --tcp-memory, --frag-mem, --udp-queue: only with --stack ours"
+                .into(),
+        );
     }
     let congestion = match a.tun.cc.as_deref() {
         None | Some("reno") => CongestionControl::Reno,

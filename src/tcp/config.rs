@@ -49,6 +49,9 @@ pub struct TcpConfig {
     pub backlog: usize,
     /// Upper bound on connections (all states) in this layer.
     pub max_connections: usize,
+    /// Upper bound on the buffer memory all connections may claim together (each claims its
+    /// `send_buffer + recv_buffer`); beyond it new connections are refused like `max_connections`.
+    pub max_buffer_memory: usize,
     /// Negotiate window scaling / timestamps / SACK-permitted.
     pub window_scaling: bool,
     pub timestamps: bool,
@@ -100,6 +103,7 @@ impl Default for TcpConfig {
             keepalive: None,
             backlog: 128,
             max_connections: 65536,
+            max_buffer_memory: usize::MAX,
             window_scaling: true,
             timestamps: true,
             sack: true,

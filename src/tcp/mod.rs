@@ -216,6 +216,7 @@ impl TcpLayer {
             self.stats.drop_syn_fin += 1;
             return;
         }
+        let at_limit = self.at_connection_limit();
         let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh) else {
             return;
         };
@@ -229,7 +230,7 @@ impl TcpLayer {
             log::debug!("tcp {local}: backlog full, SYN from {remote} dropped");
             return;
         }
-        if self.n_conns >= self.cfg.max_connections {
+        if at_limit {
             self.stats.connection_limit += 1;
             return;
         }
@@ -407,6 +408,13 @@ impl TcpLayer {
         self.next_handle = self.next_handle.wrapping_add(1).max(1);
         self.sockets.insert(h, s);
         h
+    }
+
+    /// A new connection would exceed `max_connections` or the total buffer budget.
+    pub(crate) fn at_connection_limit(&self) -> bool {
+        let per_conn = self.cfg.send_buffer.saturating_add(self.cfg.recv_buffer);
+        self.n_conns >= self.cfg.max_connections
+            || (self.n_conns + 1).saturating_mul(per_conn) > self.cfg.max_buffer_memory
     }
 
     fn mark_dirty(&mut self, h: u32) {

@@ -196,7 +196,7 @@ impl TcpLayer {
             self.stats.syncookies_failed += 1;
             return false;
         };
-        if self.n_conns >= self.cfg.max_connections {
+        if self.at_connection_limit() {
             self.stats.connection_limit += 1;
             return true; // dropped: the peer retransmits its ACK (or data)
         }

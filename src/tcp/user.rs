@@ -45,7 +45,7 @@ impl TcpLayer {
         if remote.port() == 0 || remote.ip().is_unspecified() || local.ip().is_unspecified() {
             return Err(SocketError::AddrNotAvailable);
         }
-        if self.n_conns >= self.cfg.max_connections {
+        if self.at_connection_limit() {
             self.stats.connection_limit += 1;
             return Err(SocketError::NoBufferSpace);
         }

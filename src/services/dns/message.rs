@@ -271,6 +271,34 @@ impl Reader<'_> {
 }
 
 impl Message {
+    /// The same message with every domain name lower-cased: two messages are the same DNS
+    /// message when these are equal (RFC 1035 §2.3.3: names compare case-insensitively; our
+    /// compression, like BIND's, may give a name the case of the earlier name it points at).
+    pub fn case_folded(&self) -> Message {
+        let mut m = self.clone();
+        for q in &mut m.questions {
+            q.name = q.name.to_lower();
+        }
+        for r in m
+            .answers
+            .iter_mut()
+            .chain(&mut m.authority)
+            .chain(&mut m.additional)
+        {
+            r.name = r.name.to_lower();
+            match &mut r.data {
+                RData::Ns(n) | RData::Cname(n) => *n = n.to_lower(),
+                RData::Mx { exchange, .. } => *exchange = exchange.to_lower(),
+                RData::Soa(soa) => {
+                    soa.mname = soa.mname.to_lower();
+                    soa.rname = soa.rname.to_lower();
+                }
+                RData::A(_) | RData::Aaaa(_) | RData::Txt(_) | RData::Other(_) => {}
+            }
+        }
+        m
+    }
+
     /// Parse a whole message. Bytes after the last record are ignored.
     pub fn parse(msg: &[u8]) -> Result<Message, ParseError> {
         let (header, [qd, an, ns, ar]) = Header::parse(msg).ok_or(ParseError::Truncated)?;
