@@ -1,6 +1,6 @@
 # tunstack: `make demo` and `make test` are all a fresh machine needs.
 CARGO ?= cargo
-.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean fuzz fuzz-short soak bench-loss
+.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean fuzz fuzz-short soak bench-loss bench
 
 all: build
 
@@ -46,6 +46,10 @@ soak: deps
 demo: deps
 	$(CARGO) build --release
 	@tools/demo.sh
+
+# Benchmarks (root; network namespaces): writes docs/benchmarks.md. See tools/bench/run.sh.
+bench: deps
+	@tools/bench/run.sh
 
 # The teaching labs (docs/labs/): each runs in its own namespace and checks its observations.
 # `make test` runs them too (tests/labs.rs). One lab: tools/labs/run.sh 3

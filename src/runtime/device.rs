@@ -3,9 +3,13 @@
 use std::fmt;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Command;
+
+/// Packets the kernel may queue towards us on the device. The TUN default (500) is smaller
+/// than a 1 MiB window of full-sized segments: a burst beyond it is dropped before we read it.
+pub const TX_QUEUE_LEN: usize = 1000;
 
 /// What `TunDevice::open` should do.
 #[derive(Clone, Debug)]
@@ -34,10 +38,22 @@ impl fmt::Display for DeviceError {
 
 impl std::error::Error for DeviceError {}
 
+enum TunFd {
+    Plain(tun_tap::Iface),
+    /// Opened with IFF_VNET_HDR and TUNSETOFFLOAD: every read and write starts with a
+    /// `virtio_net_hdr` (see `offload.rs`).
+    Vnet(OwnedFd),
+}
+
+/// `TUNSTACK_OFFLOAD=1`: ask the kernel for TSO super-segments and partial checksums.
+pub fn offload_requested() -> bool {
+    std::env::var("TUNSTACK_OFFLOAD").is_ok_and(|v| v == "1")
+}
+
 /// An open TUN device. Dropping it undoes what we configured: a device we created vanishes
 /// with its fd; on a persistent device we remove the address we added.
 pub struct TunDevice {
-    iface: tun_tap::Iface,
+    fd: TunFd,
     name: String,
     created: bool,
     added_addr: Option<String>,
@@ -101,26 +117,32 @@ impl TunDevice {
                 no_privilege_help(name, &e.to_string())
             )));
         }
-        let iface = tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tun).map_err(|e| {
-            match e.raw_os_error() {
-                Some(libc::EPERM) | Some(libc::EACCES) => {
-                    DeviceError::NoPrivilege(no_privilege_help(name, &e.to_string()))
-                }
-                Some(libc::ENOENT) | Some(libc::ENODEV) => DeviceError::Other(format!(
-                    "cannot open /dev/net/tun: {e} (is the tun module loaded? `sudo modprobe tun`)"
-                )),
-                Some(libc::EBUSY) => DeviceError::Other(format!(
-                    "TUN device {name} is busy: {e} (another process has it open)"
-                )),
-                Some(libc::EINVAL) => DeviceError::Other(format!(
-                    "cannot attach to {name}: {e} (does it exist as a TAP or non-TUN device?)"
-                )),
-                _ => DeviceError::Other(format!("cannot open TUN device {name}: {e}")),
+        let opened = if offload_requested() {
+            super::offload::open_vnet(name).map(|(fd, n)| (TunFd::Vnet(fd), n))
+        } else {
+            tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tun).map(|i| {
+                let n = i.name().to_string();
+                (TunFd::Plain(i), n)
+            })
+        };
+        let (fd, real_name) = opened.map_err(|e| match e.raw_os_error() {
+            Some(libc::EPERM) | Some(libc::EACCES) => {
+                DeviceError::NoPrivilege(no_privilege_help(name, &e.to_string()))
             }
+            Some(libc::ENOENT) | Some(libc::ENODEV) => DeviceError::Other(format!(
+                "cannot open /dev/net/tun: {e} (is the tun module loaded? `sudo modprobe tun`)"
+            )),
+            Some(libc::EBUSY) => DeviceError::Other(format!(
+                "TUN device {name} is busy: {e} (another process has it open)"
+            )),
+            Some(libc::EINVAL) => DeviceError::Other(format!(
+                "cannot attach to {name}: {e} (does it exist as a TAP or non-TUN device?)"
+            )),
+            _ => DeviceError::Other(format!("cannot open TUN device {name}: {e}")),
         })?;
         let mut dev = TunDevice {
-            name: iface.name().to_string(),
-            iface,
+            name: real_name,
+            fd,
             created: !existed,
             added_addr: None,
         };
@@ -136,12 +158,26 @@ impl TunDevice {
     fn configure(&mut self, opts: &TunOptions) -> Result<(), DeviceError> {
         let cidr = format!("{}/{}", opts.host_addr, opts.prefix_len);
         let mtu = opts.mtu.to_string();
+        let qlen = TX_QUEUE_LEN.to_string();
         let name = self.name.clone();
         // On a persistent device, leave an address its owner configured in place (and keep it).
         let had_addr = !self.created && has_addr(&name, &cidr);
         let steps: [(&[&str], bool); 2] = [
             (&["addr", "replace", &cidr, "dev", &name], true),
-            (&["link", "set", "dev", &name, "mtu", &mtu, "up"], false),
+            (
+                &[
+                    "link",
+                    "set",
+                    "dev",
+                    &name,
+                    "mtu",
+                    &mtu,
+                    "txqueuelen",
+                    &qlen,
+                    "up",
+                ],
+                false,
+            ),
         ];
         for (args, is_addr) in steps {
             match ip(args) {
@@ -168,7 +204,15 @@ impl TunDevice {
     }
 
     pub(crate) fn raw_fd(&self) -> RawFd {
-        self.iface.as_raw_fd()
+        match &self.fd {
+            TunFd::Plain(i) => i.as_raw_fd(),
+            TunFd::Vnet(fd) => fd.as_raw_fd(),
+        }
+    }
+
+    /// True if reads and writes carry a `virtio_net_hdr` (offloads on).
+    pub(crate) fn vnet(&self) -> bool {
+        matches!(self.fd, TunFd::Vnet(_))
     }
 }
 

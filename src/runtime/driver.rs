@@ -24,6 +24,9 @@ const CMD_BATCH: usize = 1024;
 const RETRY_ALL_BELOW: usize = 64;
 /// Buffered capture data reaches the file at most this long after the packet.
 const CAPTURE_FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// How long the driver polls without sleeping after a busy turn (see `sleep`); the environment
+/// variable `TUNSTACK_SPIN_US` overrides it (0 = never).
+const SPIN_US: u64 = 50;
 /// Largest IPv4 datagram.
 const MAX_PACKET: usize = 65535;
 
@@ -69,6 +72,9 @@ pub(crate) struct Driver {
     next_stats: Option<Instant>,
     clock: Clock,
     link_stats: LinkStats,
+    /// API commands run so far (with packets read: did the last turn do anything?).
+    commands_taken: u64,
+    spin: std::time::Duration,
     buf: Vec<u8>,
     shutdown: bool,
     /// The connections live when shutdown began (before they were aborted), for the report.
@@ -117,6 +123,13 @@ impl Driver {
             stats_interval,
             clock: Clock::new(),
             link_stats: LinkStats::default(),
+            commands_taken: 0,
+            spin: std::time::Duration::from_micros(
+                std::env::var("TUNSTACK_SPIN_US")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(SPIN_US),
+            ),
             buf: vec![0; MAX_PACKET],
             shutdown: false,
             live_at_exit: None,
@@ -155,6 +168,7 @@ impl Driver {
     fn run_loop(&mut self) -> io::Result<()> {
         loop {
             let now = self.clock.now();
+            let work_before = self.link_stats.packets_read + self.commands_taken;
             self.read_link(now)?;
             self.deliver_inbound(now);
             self.take_commands(now);
@@ -177,7 +191,8 @@ impl Driver {
             self.flush_out(now);
             self.print_stats(now);
             self.flush_capture(now);
-            self.sleep()?;
+            let busy = self.link_stats.packets_read + self.commands_taken != work_before;
+            self.sleep(busy)?;
         }
     }
 
@@ -301,6 +316,7 @@ impl Driver {
         for _ in 0..CMD_BATCH {
             match self.rx.try_recv() {
                 Ok(Cmd::Op { f, timeout }) => {
+                    self.commands_taken += 1;
                     let deadline = timeout.map(|t| now + Duration::from(t));
                     self.pending.submit(&mut self.stack, now, f, deadline);
                 }
@@ -373,8 +389,11 @@ impl Driver {
         }
     }
 
-    /// Block until the link or the eventfd is readable, or the next deadline.
-    fn sleep(&mut self) -> io::Result<()> {
+    /// Block until the link or the eventfd is readable, or the next deadline. After a busy turn
+    /// (`spin`), first poll without blocking for up to `SPIN`: the next packet or the API call
+    /// answering the one we just completed (an echo's write after its read) usually comes within
+    /// microseconds, and a sleep plus wake-up costs tens of them on a busy machine.
+    fn sleep(&mut self, spin: bool) -> io::Result<()> {
         let deadline = [
             self.stack.poll_timeout(),
             self.impair_in.as_ref().and_then(|i| i.poll_timeout()),
@@ -407,6 +426,21 @@ impl Driver {
                 revents: 0,
             },
         ];
+        if spin && !self.spin.is_zero() {
+            let until = std::time::Instant::now() + self.spin;
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            while std::time::Instant::now() < until {
+                // SAFETY: `fds` and `zero` are live, initialised values for the whole call.
+                let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &zero, std::ptr::null()) };
+                if rc != 0 || deadline.is_some_and(|d| d <= self.clock.now()) {
+                    return Ok(());
+                }
+                std::thread::yield_now();
+            }
+        }
         let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
         // SAFETY: `fds` and `tsp` point to live, initialised values for the whole call.
         let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, tsp, std::ptr::null()) };

@@ -73,6 +73,11 @@ impl Link {
 
     /// One packet, or WouldBlock.
     pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Link::Tun(t) = self
+            && t.vnet()
+        {
+            return super::offload::recv(t.raw_fd(), buf);
+        }
         // SAFETY: reads at most buf.len() bytes into buf.
         let n = unsafe { libc::read(self.raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
@@ -82,6 +87,11 @@ impl Link {
     }
 
     pub(crate) fn send(&self, packet: &[u8]) -> io::Result<usize> {
+        if let Link::Tun(t) = self
+            && t.vnet()
+        {
+            return super::offload::send(t.raw_fd(), packet);
+        }
         // SAFETY: writes packet.len() bytes from packet.
         let n = unsafe { libc::write(self.raw_fd(), packet.as_ptr().cast(), packet.len()) };
         if n < 0 {

@@ -7,6 +7,7 @@
 mod device;
 mod driver;
 mod link;
+mod offload;
 mod ops;
 pub mod signals;
 mod smol_driver;

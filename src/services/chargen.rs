@@ -22,8 +22,10 @@ pub fn chargen_line(n: usize) -> [u8; LINE + 2] {
 }
 
 pub(super) fn serve(mut s: TcpStream) -> io::Result<()> {
-    // One full cycle of lines (95 × 74 bytes) repeats forever.
-    let block: Vec<u8> = (0..CYCLE).flat_map(chargen_line).collect();
+    // The pattern repeats every 95 lines (95 × 74 bytes); hand the stack 9 cycles (63 KiB) per
+    // write: each write is one round trip to the driver thread, and 7 KiB writes made that
+    // hand-off the bottleneck (docs/benchmarks.md).
+    let block: Vec<u8> = (0..CYCLE * 9).flat_map(chargen_line).collect();
     loop {
         s.write_all(&block)?;
     }

@@ -3,19 +3,29 @@
 use std::net::Ipv4Addr;
 
 /// Add `data` to a running 32-bit sum (big-endian words; an odd last byte is padded with zero).
-pub fn accumulate(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
+/// The result is at most 0xffff, so callers may add a few more words without overflow.
+pub fn accumulate(sum: u32, data: &[u8]) -> u32 {
+    // RFC 1071 §2(B, C): the sum may be taken over wider words with deferred carries. A 32-bit
+    // word hi·2^16 + lo is congruent to hi + lo modulo 2^16 − 1, so eight bytes at a time into
+    // a 64-bit accumulator (each step adds < 2^33: no overflow below 2^31 steps) is the same sum.
+    let mut acc = u64::from(sum);
+    let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
-        sum = sum.wrapping_add(u32::from(u16::from_be_bytes([c[0], c[1]])));
-        // fold early so the sum never overflows, whatever the length
-        if sum & 0x8000_0000 != 0 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
+        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        acc += (w >> 32) + (w & 0xffff_ffff);
     }
-    if let [last] = chunks.remainder() {
-        sum = sum.wrapping_add(u32::from(*last) << 8);
+    let mut words = chunks.remainder().chunks_exact(2);
+    for c in &mut words {
+        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
     }
-    sum
+    if let [last] = words.remainder() {
+        acc += u64::from(*last) << 8;
+    }
+    // End-around carry down to 16 bits (a non-zero sum stays non-zero, as in 16-bit arithmetic).
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    acc as u32
 }
 
 /// Fold a running sum to 16 bits and complement it: the value to put in a checksum field.
@@ -86,5 +96,35 @@ mod tests {
     fn long_buffers_do_not_overflow() {
         let data = vec![0xffu8; 200_000];
         assert_eq!(checksum(&data), 0);
+    }
+
+    /// The plain RFC 1071 definition: 16-bit words, carries folded as they happen.
+    fn reference(data: &[u8]) -> u16 {
+        let mut sum = 0u32;
+        for c in data.chunks(2) {
+            let w = u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]);
+            sum += u32::from(w);
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    #[test]
+    fn wide_sum_equals_the_16_bit_definition() {
+        let mut rng = crate::rng::Rng::new(5);
+        for len in (0..70).chain([1499, 1500, 9000, 65515]) {
+            for fill in [None, Some(0x00), Some(0xff)] {
+                let mut d = vec![0u8; len];
+                match fill {
+                    Some(b) => d.fill(b),
+                    None => rng.fill(&mut d),
+                }
+                assert_eq!(checksum(&d), reference(&d), "len {len} fill {fill:?}");
+                // Split at an even offset: accumulating in two steps gives the same sum.
+                let mid = (len / 2) & !1;
+                let (a, b) = d.split_at(mid);
+                assert_eq!(finish(accumulate(accumulate(0, a), b)), reference(&d));
+            }
+        }
     }
 }

@@ -1,0 +1,8 @@
+//! tunstack benchmarks: load clients, TUN ceiling loops, and the in-memory engine pair used by
+//! the criterion benches and callgrind. Driven by tools/bench/run.sh (`make bench`).
+
+pub mod engine;
+pub mod load;
+pub mod ours;
+pub mod report;
+pub mod tunloop;

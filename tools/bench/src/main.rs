@@ -1,0 +1,107 @@
+//! `tsbench`: the measuring tools of `make bench` (see docs/benchmarks.md). Each subcommand
+//! prints one `key=value` line on stdout.
+
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use tunstack_bench::{engine, load, ours, report, tunloop};
+
+const USAGE: &str = "usage: tsbench <command> [--flag value]...
+  send     --to ADDR --secs S          kernel client writes zeros (to a discard server)
+  recv     --to ADDR --secs S          kernel client reads (from a chargen server)
+  rr       --to ADDR --rounds N        1-byte ping-pong to an echo server: p50/p99
+  crr      --to ADDR --secs S          connect + 1-byte request/answer + close per second
+  idle     --to ADDR --n N [--pid P] [--hold S]   N idle connections to an echo server
+  serve    --listen ADDR --mode discard|chargen|echo   kernel-side server
+  tun-read --tun NAME --secs S [--mtu M]    bare TUN read loop (kernel UDP flood)
+  tun-write --tun NAME --secs S [--mtu M]   bare TUN write loop
+  our-crr  --tun NAME --to ADDR --secs S [--threads T]  connection rate, our stack as client
+  our-idle --tun NAME --n N [--backlog B]  N idle connections to our stack in this process
+  hold     --to ADDR --n N [--from PORT]         (used by our-idle) hold N connections until stdin closes
+  report   --results FILE              render docs/benchmarks.md (markdown on stdout)
+  engine   --mb N [--mtu M]            bulk transfer between two in-memory stacks (callgrind)";
+
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.windows(2)
+        .find(|w| w[0] == name)
+        .map(|w| w[1].as_str())
+}
+
+fn need<T: std::str::FromStr>(args: &[String], name: &str) -> io::Result<T> {
+    flag(args, name)
+        .ok_or_else(|| io::Error::other(format!("missing {name}")))?
+        .parse()
+        .map_err(|_| io::Error::other(format!("bad value for {name}")))
+}
+
+fn opt<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> io::Result<T> {
+    match flag(args, name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| io::Error::other(format!("bad value for {name}"))),
+    }
+}
+
+fn run(args: &[String]) -> io::Result<String> {
+    let cmd = args.first().map(String::as_str).unwrap_or("");
+    let to = || need::<SocketAddr>(args, "--to");
+    match cmd {
+        "send" => load::send(to()?, need(args, "--secs")?),
+        "recv" => load::recv(to()?, need(args, "--secs")?),
+        "rr" => load::rr(to()?, need(args, "--rounds")?),
+        "crr" => load::crr(to()?, need(args, "--secs")?),
+        "idle" => load::idle(
+            to()?,
+            need(args, "--n")?,
+            flag(args, "--pid").and_then(|p| p.parse().ok()),
+            opt(args, "--hold", 0.0)?,
+        ),
+        "serve" => load::serve(need(args, "--listen")?, &need::<String>(args, "--mode")?),
+        "tun-read" => tunloop::read_loop(
+            &need::<String>(args, "--tun")?,
+            opt(args, "--mtu", 1500)?,
+            need(args, "--secs")?,
+        ),
+        "tun-write" => tunloop::write_loop(
+            &need::<String>(args, "--tun")?,
+            opt(args, "--mtu", 1500)?,
+            need(args, "--secs")?,
+        ),
+        "our-crr" => ours::crr(
+            &need::<String>(args, "--tun")?,
+            to()?,
+            need(args, "--secs")?,
+            opt(args, "--threads", 2)?,
+        ),
+        "our-idle" => ours::idle(
+            &need::<String>(args, "--tun")?,
+            need(args, "--n")?,
+            opt(args, "--backlog", 4096)?,
+        ),
+        "hold" => ours::hold(to()?, need(args, "--n")?, opt(args, "--from", 2000)?),
+        "report" => report::render(&need::<String>(args, "--results")?),
+        "engine" => {
+            let mb: u64 = need(args, "--mb")?;
+            let mut p = engine::Pair::new(opt(args, "--mtu", 1500)?);
+            p.transfer_untimed(mb << 20);
+            Ok(format!("segments={} bytes={}", p.segments, p.bytes))
+        }
+        _ => Err(io::Error::other(USAGE)),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tsbench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
