@@ -178,9 +178,19 @@ impl Drop for Netns {
 pub struct Proc(pub Child);
 
 impl Drop for Proc {
+    /// SIGTERM first, so a wrapper such as `timeout` passes it on to its child (a SIGKILL would
+    /// end the wrapper and orphan the child); SIGKILL after a second if it is still there.
     fn drop(&mut self) {
         if self.0.try_wait().ok().flatten().is_none() {
-            let _ = self.0.kill();
+            // SAFETY: kill(2) on the pid of our own child, which we have not reaped yet.
+            unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
+            let end = std::time::Instant::now() + std::time::Duration::from_secs(1);
+            while std::time::Instant::now() < end && self.0.try_wait().ok().flatten().is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if self.0.try_wait().ok().flatten().is_none() {
+                let _ = self.0.kill();
+            }
         }
         let _ = self.0.wait();
     }
