@@ -24,9 +24,10 @@ const CMD_BATCH: usize = 1024;
 const RETRY_ALL_BELOW: usize = 64;
 /// Buffered capture data reaches the file at most this long after the packet.
 const CAPTURE_FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// How long the driver polls without sleeping after a busy turn (see `sleep`); the environment
-/// variable `TUNSTACK_SPIN_US` overrides it (0 = never).
-const SPIN_US: u64 = 50;
+/// How long the driver polls without sleeping after a busy turn (see `sleep`). Off by default:
+/// the runtime blocks in ppoll and never busy-waits unless asked to. `TUNSTACK_SPIN_US=50` turns
+/// it on for latency experiments (docs/benchmarks.md: 1-byte request/response p50 65.6 → 30.7 µs).
+const SPIN_US: u64 = 0;
 /// Largest IPv4 datagram.
 const MAX_PACKET: usize = 65535;
 
