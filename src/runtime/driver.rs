@@ -363,16 +363,7 @@ impl Driver {
     }
 
     fn write_link(&mut self, pkt: &[u8]) {
-        match self.link.send(pkt) {
-            Ok(_) => {
-                self.link_stats.packets_written += 1;
-                self.link_stats.bytes_written += pkt.len() as u64;
-            }
-            Err(e) => {
-                self.link_stats.write_errors += 1;
-                log::debug!("link write failed ({e}); packet dropped");
-            }
-        }
+        self.link_stats.send(&mut self.link, pkt);
     }
 
     fn print_stats(&mut self, now: Instant) {

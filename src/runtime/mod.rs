@@ -65,6 +65,22 @@ pub struct LinkStats {
     pub capture_skipped: u64,
 }
 
+impl LinkStats {
+    /// Write one packet to the link and count it; a failed write drops the packet (counted).
+    pub(crate) fn send(&mut self, link: &mut Link, pkt: &[u8]) {
+        match link.send(pkt) {
+            Ok(_) => {
+                self.packets_written += 1;
+                self.bytes_written += pkt.len() as u64;
+            }
+            Err(e) => {
+                self.write_errors += 1;
+                log::debug!("link write failed ({e}); packet dropped");
+            }
+        }
+    }
+}
+
 /// What the driver saw, returned when it stops.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
