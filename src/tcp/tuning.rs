@@ -67,4 +67,9 @@ impl TcpLayer {
         self.conn_mut(h)?.set_recovery(recovery, prr, undo);
         Ok(())
     }
+
+    /// Pacing (`pacing.rs`) on or off for one connection; off releases anything held back.
+    pub fn set_pacing(&mut self, now: Instant, h: TcpHandle, on: bool) -> Result<(), SocketError> {
+        self.with_conn(now, h, |c| c.set_pacing(on))
+    }
 }
