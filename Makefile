@@ -1,6 +1,6 @@
 # tunstack: `make demo` and `make test` are all a fresh machine needs.
 CARGO ?= cargo
-.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean fuzz fuzz-short soak bench-loss bench
+.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean fuzz fuzz-short soak bench-loss bench-pacing bench
 
 all: build
 
@@ -63,3 +63,7 @@ clean:
 # Loss recovery and congestion control in the simulator (docs/loss-recovery.md); BENCH_SECS=n.
 bench-loss:
 	$(CARGO) run --release --example bench-loss
+
+# Pacing on vs off in the simulator (docs/loss-recovery.md, "Pacing"); BENCH_SECS=n.
+bench-pacing:
+	$(CARGO) run --release --example bench-pacing

@@ -246,3 +246,28 @@ fn a_paced_transfer_over_a_lossy_path_delivers_every_byte() {
         assert!(max_rate > 0, "{cc}: never paced");
     }
 }
+
+#[test]
+fn pacing_is_switchable_per_connection() {
+    // Stack default off, this connection on: paced; stack default on, this connection off: not.
+    for stack_default in [false, true] {
+        let (mut n, log) = net(sender(stack_default), 0.0, |_| Fate::Pass);
+        n.add_flow(4 << 20);
+        let h = n.senders[0].h;
+        let now = n.now;
+        n.a.tcp_mut()
+            .set_pacing(now, h, !stack_default)
+            .expect("live connection");
+        n.run(Instant::from_secs(2));
+        let rate = n.a.tcp_info(h).expect("info").pacing_rate;
+        let b = bursts(&log, Instant::from_secs(1), Instant::from_secs(2));
+        let max = b.iter().map(|&(_, k)| k).max().unwrap_or(0);
+        if stack_default {
+            assert_eq!(rate, 0);
+            assert!(max >= 10, "{b:?}");
+        } else {
+            assert_eq!(rate, 347_520);
+            assert!(max <= 2, "{b:?}");
+        }
+    }
+}
