@@ -218,6 +218,8 @@ pub struct TcpStats {
     pub sack_reneged: u64,
     /// Reductions undone because the retransmission was spurious (RFC 3522).
     pub spurious_undos: u64,
+    /// Times pacing held data back until its next release (`pacing.rs`).
+    pub pacing_holds: u64,
     /// ECN (RFC 3168): CE-marked data segments received, window reductions for ECE.
     pub ecn_ce_received: u64,
     pub ecn_reductions: u64,

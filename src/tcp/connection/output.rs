@@ -254,7 +254,8 @@ impl Connection {
             }
         }
         if len > 0 && !self.pace_ready(now) {
-            return None; // pacing (`pace.rs`): the release time is in `next_deadline`
+            stats.pacing_holds += 1; // pacing (`pace.rs`): the release is in `next_deadline`
+            return None;
         }
         self.emit_data(now, buf, self.snd_nxt, len, fin, options, stats)
     }
