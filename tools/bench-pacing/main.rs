@@ -5,7 +5,8 @@
 //! (mean of 3 seeds) and the bottleneck's queue drops. Then Jain's fairness index of 2 and 4
 //! flows (RTT 50 ms, started 1 s apart) with pacing off and on. BENCH_SECS (default 30)
 //! seconds of virtual time per flow; BENCH_ONE=mbit,rtt,loss,queue_div,cc(0 newreno,1 cubic)
-//! runs one cell (both pacing settings) and prints the sender's counters.
+//! runs one cell (both pacing settings) and prints the sender's counters;
+//! BENCH_FAIR=mbit,queue_div,loss,flows,cc one fairness run. BENCH_UNDO=0 turns the Eifel undo off.
 
 #[path = "../../tests/common/loss_net.rs"]
 mod net;
@@ -97,6 +98,33 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
+    if let Ok(one) = std::env::var("BENCH_FAIR") {
+        // BENCH_FAIR=mbit,queue_div,loss,flows,cc(0 newreno, 1 cubic): one fairness run.
+        let v: Vec<f64> = one.split(',').filter_map(|x| x.parse().ok()).collect();
+        if let [mbit, qdiv, loss, flows, who] = v[..] {
+            let cc = if who as u32 == 0 { "newreno" } else { "cubic" };
+            for pacing in [false, true] {
+                let seed = std::env::var("BENCH_SEED")
+                    .ok()
+                    .and_then(|s| s.parse().ok());
+                let p = path(
+                    50,
+                    loss,
+                    mbit as u64,
+                    qdiv as u64,
+                    seed.unwrap_or(9 + flows as u64),
+                );
+                let (g, drops, n) =
+                    run(cc, pacing, p, flows as usize, Duration::from_secs(1), secs);
+                println!(
+                    "{cc} pacing {pacing}: {g:.2?} Jain {:.3}, queue drops {drops}",
+                    jain(&g)
+                );
+                println!("  {:?}", n.a.tcp().stats());
+            }
+        }
+        return;
+    }
     if let Ok(one) = std::env::var("BENCH_ONE") {
         let v: Vec<f64> = one.split(',').filter_map(|x| x.parse().ok()).collect();
         if let [mbit, rtt, loss, qdiv, who] = v[..] {
