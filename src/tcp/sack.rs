@@ -253,12 +253,33 @@ impl Scoreboard {
         }
     }
 
-    /// Mark everything outstanding and not SACKed as lost (RFC 8985 §6.3 after an RTO).
+    /// Mark everything outstanding and not SACKed as lost (RFC 6675 §5.1 after an RTO).
     pub fn mark_all_lost(&mut self) {
         for s in &mut self.segs {
             if !s.sacked {
                 s.lost = true;
             }
+        }
+    }
+
+    /// RFC 8985 §6.3 after an RTO: the first outstanding segment is lost, and every other one
+    /// not SACKed that was sent at least `wait` (RACK.rtt + reo_wnd) ago; later ones may still
+    /// arrive. Returns how many are marked.
+    pub fn mark_lost_on_rto(&mut self, now: Instant, wait: Duration) -> u32 {
+        let mut marked = 0;
+        for (i, s) in self.segs.iter_mut().enumerate() {
+            if !s.sacked && !s.lost && (i == 0 || s.xmit_ts + wait <= now) {
+                s.lost = true;
+                marked += 1;
+            }
+        }
+        marked
+    }
+
+    /// The losses were spurious (RFC 3522 / RFC 5682 undo): nothing is deemed lost any more.
+    pub fn clear_lost(&mut self) {
+        for s in &mut self.segs {
+            s.lost = false;
         }
     }
 

@@ -75,6 +75,12 @@ impl Connection {
         self.rec_end.is_some()
     }
 
+    /// Fast recovery or the loss recovery after an RTO (RFC 8985 §6.2 step 4: "Fast or RTO
+    /// recovery").
+    fn lr_any_recovery(&self) -> bool {
+        self.rec_end.is_some() || self.rto_recover.is_some()
+    }
+
     /// Read the ACK's cumulative point and SACK blocks into the scoreboard (RFC 2018 §5).
     pub(crate) fn lr_read_sack(&mut self, now: Instant, seg: &Segment<'_>) -> AckInfo {
         let mut info = AckInfo {
@@ -163,7 +169,7 @@ impl Connection {
             let srtt = self.rtt.srtt.unwrap_or(self.rack.rtt);
             let reo = self
                 .rack
-                .reo_wnd(self.lr_in_recovery(), self.sb.sacked_segments(), srtt);
+                .reo_wnd(self.lr_any_recovery(), self.sb.sacked_segments(), srtt);
             let (_, wait) = self.sb.mark_lost_rack(now, newest, self.rack.rtt, reo);
             self.rack_timeout = wait;
         } else if self.sb.mark_lost_dupthresh(self.smss) == 0 && self.dupacks >= 3 {
@@ -223,7 +229,9 @@ impl Connection {
             self.prr = None;
             self.rto_recover = None;
             if rto {
+                // Nothing was lost: stop resending (RFC 3522 §3.2 step 3).
                 self.snd_nxt = self.snd_max;
+                self.sb.clear_lost();
             }
         }
     }
@@ -287,34 +295,60 @@ impl Connection {
         }
     }
 
-    /// After an RTO: forget SACK marks (RFC 6675 §5.1 / RFC 2018 §8) and leave recovery; RACK
-    /// does not start a new episode until the timeout's data is acknowledged.
-    pub(crate) fn lr_on_rto(&mut self, now: Instant) {
+    /// After an RTO, with SACK (false without: the caller goes back to SND.UNA). The SACK
+    /// marks are kept unless the receiver reneged (RFC 2018 §8; RFC 6675 §5.1 lets a sender
+    /// with a reneging test keep them, as Linux does): the unSACKed segments are marked lost
+    /// (RFC 8985 §6.3 with RACK, all of them with DupThresh), the first is resent at once and
+    /// the rest as the window opens (`lr_next_retransmit`). No fast recovery starts until the
+    /// data sent before the timeout is acknowledged.
+    pub(crate) fn lr_on_rto(&mut self, now: Instant, stats: &mut TcpStats) -> bool {
         if !self.sack_ok {
-            return;
+            return false;
         }
         let first = self.rto_recover.is_none();
-        self.sb.clear_sacks();
+        if self.sb.reneged() {
+            stats.sack_reneged += 1;
+            self.sb.clear_sacks();
+        }
         self.rec_end = None;
         self.prr = None;
         self.tlp_end = None;
         self.rto_recover = Some(self.snd_max);
         self.rtx_kind = RtxKind::Rto;
+        self.sb.start_episode();
+        if self.rack_on() && self.rack.newest.is_some() {
+            let srtt = self.rtt.srtt.unwrap_or(self.rack.rtt);
+            let reo = self.rack.reo_wnd(true, self.sb.sacked_segments(), srtt);
+            self.sb.mark_lost_on_rto(now, self.rack.rtt + reo);
+        } else {
+            self.sb.mark_all_lost();
+        }
         if first {
             self.lr_note_reduction(now, true);
         }
+        true
     }
 
-    /// RFC 6675 §5 NextSeg rule 1: the lowest lost segment, if the allowance permits it.
+    /// RFC 6675 §5 NextSeg rule 1: the lowest lost segment, if the allowance permits it (in
+    /// fast recovery PRR's, after an RTO cwnd − pipe, RFC 6675 §5.1).
     pub(crate) fn lr_next_retransmit(&self, max_payload: u32) -> Option<(SeqNum, u32)> {
-        if !self.sack_ok || !self.lr_in_recovery() {
+        if !self.sack_ok || !self.lr_any_recovery() {
             return None;
         }
         let (start, len) = self.sb.next_lost()?;
         let start = start.max(self.snd_una);
         let len = len.min(max_payload);
-        let room = self.rec_cwnd.saturating_sub(self.sb.pipe());
+        let room = self.lr_allowance().saturating_sub(self.sb.pipe());
         (room >= len.min(self.smss)).then_some((start, len))
+    }
+
+    /// What pipe may reach: PRR's allowance in fast recovery, cwnd otherwise.
+    fn lr_allowance(&self) -> u32 {
+        if self.lr_in_recovery() {
+            self.rec_cwnd
+        } else {
+            self.cc.window()
+        }
     }
 
     /// How much new data may go beyond SND.NXT: in recovery cwnd − pipe (RFC 6675 §5, RFC
@@ -328,8 +362,8 @@ impl Connection {
             .wrapping_add(self.snd_wnd)
             .since(self.snd_nxt)
             .min(self.snd_wnd);
-        if self.lr_in_recovery() {
-            return self.rec_cwnd.saturating_sub(self.sb.pipe()).min(rwnd);
+        if self.lr_any_recovery() {
+            return self.lr_allowance().saturating_sub(self.sb.pipe()).min(rwnd);
         }
         if (1..=2).contains(&self.dupacks) && self.rto_recover.is_none() {
             // RFC 3042 §2: FlightSize may exceed cwnd by up to 2·SMSS.
