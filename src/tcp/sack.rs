@@ -17,12 +17,32 @@ pub const MAX_RECORDS: usize = 4096;
 /// RFC 6675 §2: DupThresh = 3.
 pub const DUP_THRESH: u32 = 3;
 
+/// One transmission as RACK orders them (RFC 8985 §6.2 RACK_sent_after): its time, and its
+/// place in the send order. The RFC breaks ties of equal timestamps by end sequence number,
+/// which is wrong for a retransmission sent in the same clock tick as (after) new data; the
+/// transmission counter is the finer clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub xmit_ts: Instant,
+    pub order: u64,
+    pub end: SeqNum,
+}
+
+impl Sent {
+    /// RACK_sent_after(self, other).
+    pub fn after(&self, other: &Sent) -> bool {
+        self.order > other.order
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SentSeg {
     pub start: SeqNum,
     pub end: SeqNum,
     /// When it was last (re)transmitted (RACK's Segment.xmit_ts, RFC 8985 §5.2).
     pub xmit_ts: Instant,
+    /// The scoreboard's transmission count at that send (the send order).
+    pub order: u64,
     /// Retransmitted at least once.
     pub retrans: bool,
     /// Retransmitted in the current recovery episode (RFC 6675 HighRxt, per segment).
@@ -36,6 +56,14 @@ impl SentSeg {
     pub fn bytes(&self) -> u32 {
         self.end.since(self.start)
     }
+
+    pub fn sent(&self) -> Sent {
+        Sent {
+            xmit_ts: self.xmit_ts,
+            order: self.order,
+            end: self.end,
+        }
+    }
 }
 
 /// What one ACK delivered (cumulatively or by SACK).
@@ -43,8 +71,8 @@ impl SentSeg {
 pub struct Delivery {
     /// Bytes newly SACKed (PRR's DeliveredData adds the cumulative part, RFC 6937 §3).
     pub sacked: u32,
-    /// The most recently sent segment delivered whose timing is unambiguous: (xmit_ts, end).
-    pub newest: Option<(Instant, SeqNum)>,
+    /// The most recently sent segment delivered whose timing is unambiguous.
+    pub newest: Option<Sent>,
     /// A never-retransmitted segment was delivered below the highest SACKed one (RFC 8985
     /// §6.2 step 3: reordering).
     pub reordered: bool,
@@ -57,6 +85,8 @@ pub struct Scoreboard {
     segs: VecDeque<SentSeg>,
     /// Highest SACKed (or cumulatively acknowledged) sequence number: RACK.fack.
     fack: Option<SeqNum>,
+    /// Transmissions so far (`SentSeg::order`).
+    sends: u64,
 }
 
 impl Scoreboard {
@@ -101,12 +131,15 @@ impl Scoreboard {
         if !start.lt(end) {
             return;
         }
+        self.sends += 1;
+        let order = self.sends;
         let last_end = self.segs.back().map(|s| s.end);
         if last_end.is_none_or(|e| start.ge(e)) {
             let fresh = SentSeg {
                 start,
                 end,
                 xmit_ts: now,
+                order,
                 retrans: false,
                 rtx_episode: false,
                 sacked: false,
@@ -117,6 +150,7 @@ impl Scoreboard {
                 Some(b) if full && b.end == start => {
                     b.end = end;
                     b.xmit_ts = now;
+                    b.order = order;
                 }
                 _ => self.segs.push_back(fresh),
             }
@@ -131,6 +165,7 @@ impl Scoreboard {
                 break;
             }
             s.xmit_ts = now;
+            s.order = order;
             s.retrans = true;
             s.rtx_episode = true;
             s.lost = false;
@@ -138,6 +173,7 @@ impl Scoreboard {
         if let Some(e) = last_end
             && end.gt(e)
         {
+            self.sends -= 1; // the same transmission
             self.on_transmit(e, end, now);
         }
     }
@@ -173,11 +209,8 @@ impl Scoreboard {
         if !s.retrans && self.fack.is_some_and(|f| s.end.lt(f)) {
             d.reordered = true;
         }
-        let newer = d
-            .newest
-            .is_none_or(|(t, e)| s.xmit_ts > t || (s.xmit_ts == t && s.end.gt(e)));
-        if newer {
-            d.newest = Some((s.xmit_ts, s.end));
+        if d.newest.is_none_or(|n| s.sent().after(&n)) {
+            d.newest = Some(s.sent());
         }
     }
 
@@ -318,17 +351,13 @@ impl Scoreboard {
     pub fn mark_lost_rack(
         &mut self,
         now: Instant,
-        rack: (Instant, SeqNum),
+        rack: Sent,
         rtt: Duration,
         reo_wnd: Duration,
     ) -> (u32, Option<Duration>) {
         let (mut marked, mut timeout) = (0u32, None::<Duration>);
         for s in &mut self.segs {
-            if s.sacked || s.lost {
-                continue;
-            }
-            let sent_before = s.xmit_ts < rack.0 || (s.xmit_ts == rack.0 && s.end.lt(rack.1));
-            if !sent_before {
+            if s.sacked || s.lost || !rack.after(&s.sent()) {
                 continue;
             }
             let deadline = s.xmit_ts + rtt + reo_wnd;

@@ -387,6 +387,9 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
                     } else {
                         self.a.handle_packet(self.now, &p.bytes);
                     }
+                    // Answer each packet before the next one of the same instant (a stack
+                    // ACKs every second segment, not once per batch).
+                    self.transmit();
                     progress = true;
                 }
                 if !progress {
