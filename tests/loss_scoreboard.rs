@@ -1,6 +1,6 @@
 // RFC 6675 §3-4 (scoreboard, IsLost, SetPipe, NextSeg), RFC 2018 §4-8 (SACK blocks, reneging),
 // RFC 2883 §4 (D-SACK), RFC 8985 §6.2 (RACK marking): the sender's scoreboard as event sequences.
-use tunstack::tcp::sack::{Delivery, Scoreboard};
+use tunstack::tcp::sack::{Ambiguity, Delivery, Scoreboard};
 use tunstack::tcp::seq::SeqNum;
 use tunstack::time::{Duration, Instant};
 
@@ -221,4 +221,25 @@ fn rack_orders_by_transmission_not_by_sequence_in_one_tick() {
     let after = newest(&sb, 12);
     sb.mark_lost_rack(now, after, rtt, Duration::ZERO);
     assert_eq!(sb.next_lost(), Some((s(0), MSS)));
+}
+
+#[test]
+fn an_ack_echoing_the_original_does_not_time_the_resend() {
+    // RFC 8985 §6.2 step 2: segment 0 (sent at 0 ms) is resent at 100 ms; a cumulative ACK at
+    // 130 ms comes 30 ms after the resend (more than min_RTT 20 ms, so the time test passes)
+    // but echoes TSval 5 ms: it acknowledges the original, and RACK must not take the resend's
+    // send time (RACK.rtt would be 30 ms instead of 130). Echoing 100 ms, it may.
+    for (echo, timed) in [(5u32, false), (100, true)] {
+        let mut sb = board();
+        sb.on_transmit(s(0), s(1), Instant::from_millis(100));
+        let mut d = Delivery::default();
+        let amb = Ambiguity {
+            min_rtt: Duration::from_millis(20),
+            echo_ms: Some(echo),
+        };
+        sb.on_cum_ack(s(1), Instant::from_millis(130), amb, &mut d);
+        let got = d.newest.map(|n| n.xmit_ts);
+        let want = timed.then_some(Instant::from_millis(100));
+        assert_eq!(got, want, "echo {echo} ms");
+    }
 }

@@ -80,6 +80,24 @@ pub struct Delivery {
     pub dsack: bool,
 }
 
+/// What tells whether an ACK of a retransmitted segment may be for an earlier copy (RFC 8985
+/// §6.2 step 2): RACK.min_rtt, and the ACK's TSecr as milliseconds of our clock (TSecr minus
+/// our timestamp offset) when timestamps are on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ambiguity {
+    pub min_rtt: Duration,
+    pub echo_ms: Option<u32>,
+}
+
+impl From<Duration> for Ambiguity {
+    fn from(min_rtt: Duration) -> Self {
+        Ambiguity {
+            min_rtt,
+            echo_ms: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Scoreboard {
     segs: VecDeque<SentSeg>,
@@ -178,15 +196,22 @@ impl Scoreboard {
         }
     }
 
-    /// SND.UNA advanced to `una`: drop what it covers. `min_rtt` decides whether a
-    /// retransmitted segment's delivery is ambiguous (RFC 8985 §6.2 step 2).
-    pub fn on_cum_ack(&mut self, una: SeqNum, now: Instant, min_rtt: Duration, d: &mut Delivery) {
+    /// SND.UNA advanced to `una`: drop what it covers. `amb` decides whether a retransmitted
+    /// segment's delivery is ambiguous (RFC 8985 §6.2 step 2).
+    pub fn on_cum_ack(
+        &mut self,
+        una: SeqNum,
+        now: Instant,
+        amb: impl Into<Ambiguity>,
+        d: &mut Delivery,
+    ) {
+        let amb = amb.into();
         while let Some(s) = self.segs.front().copied() {
             if s.start.ge(una) {
                 break;
             }
             if !s.sacked {
-                self.delivered(&s, now, min_rtt, d);
+                self.delivered(&s, now, amb, true, d);
             }
             if s.end.le(una) {
                 self.segs.pop_front();
@@ -200,14 +225,27 @@ impl Scoreboard {
         }
     }
 
-    fn delivered(&self, s: &SentSeg, now: Instant, min_rtt: Duration, d: &mut Delivery) {
-        // RFC 8985 §6.2 step 2: skip a retransmission acknowledged sooner than min_RTT (the ACK
-        // is likely for the original).
-        if s.retrans && now - s.xmit_ts < min_rtt {
-            return;
-        }
+    /// RFC 8985 §6.2 steps 2-3 for one newly delivered segment (`cum`: by the cumulative ACK).
+    fn delivered(&self, s: &SentSeg, now: Instant, amb: Ambiguity, cum: bool, d: &mut Delivery) {
+        // Step 3: an original delivered below RACK.fack as it was before this ACK (the RFC's
+        // ascending walk gives exactly that) was reordered.
         if !s.retrans && self.fack.is_some_and(|f| s.end.lt(f)) {
             d.reordered = true;
+        }
+        // Step 2: skip a retransmission whose ACK may be for an earlier copy: acknowledged
+        // sooner than min_RTT after the resend, or (cumulative ACKs only: the receiver echoes
+        // the TSval of the segment that advanced RCV.NXT, RFC 7323 §4.3, not that of an
+        // out-of-order one) echoing a timestamp older than the resend.
+        if s.retrans {
+            let soon = now - s.xmit_ts < amb.min_rtt;
+            let sent_ms = s.xmit_ts.total_millis() as u32;
+            let older_echo = cum
+                && amb
+                    .echo_ms
+                    .is_some_and(|e| (e.wrapping_sub(sent_ms) as i32) < 0);
+            if soon || older_echo {
+                return;
+            }
         }
         if d.newest.is_none_or(|n| s.sent().after(&n)) {
             d.newest = Some(s.sent());
@@ -221,9 +259,11 @@ impl Scoreboard {
         una: SeqNum,
         snd_max: SeqNum,
         now: Instant,
-        min_rtt: Duration,
+        amb: impl Into<Ambiguity>,
         d: &mut Delivery,
     ) {
+        let amb = amb.into();
+        let mut fack = self.fack;
         let list: Vec<(SeqNum, SeqNum)> = blocks.iter().flatten().copied().collect();
         for (i, &(l, r)) in list.iter().enumerate() {
             if i == 0 {
@@ -255,12 +295,13 @@ impl Scoreboard {
             }
             for s in newly {
                 d.sacked += s.bytes();
-                self.delivered(&s, now, min_rtt, d);
+                self.delivered(&s, now, amb, false, d);
             }
-            if self.fack.is_none_or(|f| f.lt(r)) {
-                self.fack = Some(r);
+            if fack.is_none_or(|f| f.lt(r)) {
+                fack = Some(r);
             }
         }
+        self.fack = fack;
     }
 
     /// RFC 2018 §8 / RFC 6675 §5.1: forget SACK marks (after an RTO, or when the receiver

@@ -14,7 +14,7 @@ use crate::tcp::TcpStats;
 use crate::tcp::config::Recovery;
 use crate::tcp::prr::Prr;
 use crate::tcp::rack;
-use crate::tcp::sack::Delivery;
+use crate::tcp::sack::{Ambiguity, Delivery};
 use crate::tcp::segment::Segment;
 use crate::tcp::seq::SeqNum;
 use crate::tcp::timer::Timer;
@@ -91,14 +91,21 @@ impl Connection {
         if !self.sack_ok {
             return info;
         }
-        let min_rtt = self.rack.min_rtt.unwrap_or(Duration::ZERO);
+        let amb = Ambiguity {
+            min_rtt: self.rack.min_rtt.unwrap_or(Duration::ZERO),
+            echo_ms: seg
+                .options
+                .timestamps
+                .filter(|&(_, ecr)| self.ts_ok && ecr != 0)
+                .map(|(_, ecr)| ecr.wrapping_sub(self.ts_offset)),
+        };
         if seg.ack.gt(self.snd_una) {
-            self.sb.on_cum_ack(seg.ack, now, min_rtt, &mut info.d);
+            self.sb.on_cum_ack(seg.ack, now, amb, &mut info.d);
         }
         let una = self.snd_una.max(seg.ack);
         let blocks = seg.options.sack_blocks;
         self.sb
-            .on_sack_blocks(&blocks, una, self.snd_max, now, min_rtt, &mut info.d);
+            .on_sack_blocks(&blocks, una, self.snd_max, now, amb, &mut info.d);
         info
     }
 
@@ -130,7 +137,9 @@ impl Connection {
             self.sb.clear_sacks();
         }
         if self.rto_recover.is_some_and(|r| self.snd_una.ge(r)) {
+            // The RTO recovery ended (RFC 8985 §6.2 step 4 counts it like a fast recovery).
             self.rto_recover = None;
+            self.rack.on_recovery_end();
         }
         if self.tlp_end.is_some_and(|e| self.snd_una.ge(e)) {
             self.tlp_end = None;
