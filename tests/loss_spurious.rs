@@ -121,3 +121,56 @@ fn a_retransmission_is_later_than_new_data_sent_in_the_same_tick() {
         assert_eq!(r.st.rto_expirations, 0, "{rec:?}: {:?}", r.st);
     }
 }
+
+#[test]
+fn eifel_undoes_the_reduction_for_a_delayed_segment() {
+    // RFC 3522 §3.2: segment 20 is 50 ms late on a 40 ms path; RACK (reo_wnd 0 once three
+    // segments are SACKed, RFC 8985 §6.2 step 4) resends it and reduces the window. The ACK
+    // of the original echoes a TSval older than the retransmission: the reduction is undone.
+    for cc in ["cubic", "newreno"] {
+        let r = transfer(
+            cfg(cc, Recovery::Rack),
+            path(40),
+            300 * MSS,
+            |s: &SegInfo| {
+                if s.offset == 20 * MSS && s.nth == 1 {
+                    Fate::Delay(Duration::from_millis(50))
+                } else {
+                    Fate::Pass
+                }
+            },
+        );
+        assert_eq!(r.st.fast_recoveries, 1, "{cc}: {:?}", r.st);
+        assert_eq!(r.spurious, 1, "{cc}: {:?}", r.st);
+        assert_eq!(r.st.spurious_undos, 1, "{cc}: {:?}", r.st);
+    }
+}
+
+#[test]
+fn eifel_does_not_undo_real_losses() {
+    // RFC 3522 §1: Eifel judges the retransmission of the oldest outstanding segment. Slow
+    // start overflows a one-BDP queue (10 Mbit/s, 200 ms): every segment lost is lost, no
+    // retransmission is spurious, so no reduction may be undone. An episode that started at a
+    // hole above SND.UNA took the ACK of an older retransmission (echoing its older TSval) for
+    // proof and undid it, over and over.
+    for cc in ["cubic", "newreno"] {
+        let p = PathCfg {
+            queue_bytes: 250_000,
+            ..path(200)
+        };
+        let mut a = cfg(cc, Recovery::Rack);
+        a.send_buffer = 4 << 20;
+        let b = TcpConfig {
+            recv_buffer: 4 << 20,
+            reassembly_max_segments: 8192,
+            ..TcpConfig::default()
+        };
+        let mut n = Net::new(ours(A_IP, a, 1), ours(B_IP, b, 2), p);
+        n.add_flow(u64::MAX);
+        n.run(Instant::from_secs(6));
+        let st = n.a.tcp().stats().clone();
+        assert!(n.queue_drops > 0 && st.fast_recoveries > 0, "{cc}: {st:?}");
+        assert_eq!(n.spurious, 0, "{cc}: {st:?}");
+        assert_eq!(st.spurious_undos, 0, "{cc}: {st:?}");
+    }
+}

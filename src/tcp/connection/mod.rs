@@ -130,8 +130,8 @@ pub struct Connection {
     /// A tail loss probe is owed (RFC 8985 §7.3), and the end of the one outstanding.
     tlp_now: bool,
     tlp_end: Option<SeqNum>,
-    /// Our TSval at the last reduction and whether it was an RTO (Eifel, RFC 3522).
-    eifel: Option<(u32, bool)>,
+    /// Eifel detection of the last reduction (RFC 3522, `recovery.rs`).
+    eifel: Option<recovery::Eifel>,
     /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
     /// window of the last ECE reaction; the arriving segment was CE; the last one sent is ECT.
     /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).

@@ -31,6 +31,16 @@ pub(crate) enum RtxKind {
     Reorder,
 }
 
+/// RFC 3522 §3.2 Eifel detection for the last reduction: armed by the reduction, it learns
+/// RetransmitTS when the first retransmission goes out; the first ACK for it decides.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Eifel {
+    /// (RetransmitTS, the retransmitted segment's start), once sent.
+    sent: Option<(u32, SeqNum)>,
+    /// The reduction was an RTO.
+    rto: bool,
+}
+
 /// An ACK's SACK information, taken before SND.UNA moves.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct AckInfo {
@@ -214,20 +224,47 @@ impl Connection {
         }
     }
 
-    /// A reduction happened (recovery or RTO): remember our timestamp for Eifel detection
-    /// (RFC 3522 §2: an ACK echoing an older TSval shows the retransmission was spurious).
-    pub(crate) fn lr_note_reduction(&mut self, now: Instant, rto: bool) {
+    /// A reduction happened (recovery or RTO): arm Eifel detection (RFC 3522 §2: an ACK of the
+    /// retransmission echoing an older TSval shows the original arrived).
+    pub(crate) fn lr_note_reduction(&mut self, _now: Instant, rto: bool) {
         if self.cfg.undo && self.ts_ok {
-            self.eifel = Some((self.ts_now(now), rto));
+            self.eifel = Some(Eifel { sent: None, rto });
         }
     }
 
-    /// RFC 3522 §2-3: the first ACK after the retransmission echoes a timestamp older than it:
-    /// the original arrived; undo the reduction (and, after an RTO, stop resending).
+    /// A retransmission of [seq, ..) went out: the first after a reduction gives RetransmitTS
+    /// (RFC 3522 §3.2 step 1). Eifel assumes it resends the oldest outstanding segment (§1);
+    /// when it does not (SACK recovery starting at a hole above SND.UNA), the next ACK would
+    /// be for another segment and tell nothing: no detection for this reduction.
+    fn lr_eifel_on_retransmit(&mut self, now: Instant, seq: SeqNum) {
+        let ts = self.ts_now(now);
+        let una = self.snd_una;
+        if let Some(e) = &mut self.eifel
+            && e.sent.is_none()
+        {
+            if seq == una {
+                e.sent = Some((ts, seq));
+            } else {
+                self.eifel = None;
+            }
+        }
+    }
+
+    /// RFC 3522 §3.2 steps 2-4: the first ACK of the retransmitted segment echoes a timestamp
+    /// older than RetransmitTS: the original arrived; undo the reduction and stop resending
+    /// what was marked lost (it was not).
     pub(crate) fn lr_check_spurious(&mut self, seg: &Segment<'_>, stats: &mut TcpStats) {
-        let Some((ts, rto)) = self.eifel.take() else {
+        let Some(Eifel {
+            sent: Some((ts, seq)),
+            rto,
+        }) = self.eifel
+        else {
             return;
         };
+        if !seg.ack.gt(seq) {
+            return;
+        }
+        self.eifel = None;
         let Some((_, ecr)) = seg.options.timestamps else {
             return;
         };
@@ -237,10 +274,9 @@ impl Connection {
             self.rec_end = None;
             self.prr = None;
             self.rto_recover = None;
+            self.sb.clear_lost();
             if rto {
-                // Nothing was lost: stop resending (RFC 3522 §3.2 step 3).
                 self.snd_nxt = self.snd_max;
-                self.sb.clear_lost();
             }
         }
     }
@@ -389,6 +425,9 @@ impl Connection {
 
     /// Bookkeeping for every data segment sent (scoreboard record, PRR's prr_out).
     pub(crate) fn lr_on_send(&mut self, now: Instant, seq: SeqNum, end: SeqNum, new_data: bool) {
+        if !new_data {
+            self.lr_eifel_on_retransmit(now, seq);
+        }
         if !self.sack_ok {
             return;
         }
