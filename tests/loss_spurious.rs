@@ -174,3 +174,33 @@ fn eifel_does_not_undo_real_losses() {
         assert_eq!(st.spurious_undos, 0, "{cc}: {st:?}");
     }
 }
+
+#[test]
+fn a_large_window_keeps_one_record_per_segment() {
+    // RFC 6675 §3: the scoreboard tracks what each SACK covers. Slow start at 100 Mbit/s and
+    // 200 ms into a 2.5 MB queue puts over 4000 segments in flight; a board capped below
+    // that merges new segments into one record, a SACK covering part of it cannot mark it,
+    // and RACK resends the whole record although most of it arrived. About 20 s in a debug
+    // build: release only (`cargo test --release --test loss_spurious`).
+    if cfg!(debug_assertions) {
+        return;
+    }
+    let p = PathCfg {
+        rate_bps: 100_000_000,
+        queue_bytes: 2_500_000,
+        ..path(200)
+    };
+    let mut a = cfg("newreno", Recovery::Rack);
+    a.send_buffer = 8 << 20;
+    let b = TcpConfig {
+        recv_buffer: 8 << 20,
+        reassembly_max_segments: 8192,
+        ..TcpConfig::default()
+    };
+    let mut n = Net::new(ours(A_IP, a, 1), ours(B_IP, b, 2), p);
+    n.add_flow(u64::MAX);
+    n.run(Instant::from_secs(4));
+    let st = n.a.tcp().stats().clone();
+    assert!(n.queue_drops > 0 && st.fast_recoveries > 0, "{st:?}");
+    assert_eq!(n.spurious, 0, "{st:?}");
+}
