@@ -81,6 +81,8 @@ pub struct Delivery {
     pub reordered: bool,
     /// The ACK carried a D-SACK block (RFC 2883).
     pub dsack: bool,
+    /// That block.
+    pub dsack_block: Option<(SeqNum, SeqNum)>,
 }
 
 /// What tells whether an ACK of a retransmitted segment may be for an earlier copy (RFC 8985
@@ -275,6 +277,7 @@ impl Scoreboard {
                 let inside_second = list.get(1).is_some_and(|&(l2, r2)| l2.le(l) && r.le(r2));
                 if r.le(una) || inside_second {
                     d.dsack = true;
+                    d.dsack_block = Some((l, r));
                     continue;
                 }
             }

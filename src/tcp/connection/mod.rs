@@ -130,6 +130,8 @@ pub struct Connection {
     /// A tail loss probe is owed (RFC 8985 §7.3), and the end of the one outstanding.
     tlp_now: bool,
     tlp_end: Option<SeqNum>,
+    /// The outstanding probe, for its loss detection (RFC 8985 §7.4, `recovery.rs`).
+    tlp: recovery::TlpProbe,
     /// Eifel detection of the last reduction (RFC 3522, `recovery.rs`).
     eifel: Option<recovery::Eifel>,
     /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
@@ -266,6 +268,7 @@ impl Connection {
             rtx_kind: recovery::RtxKind::Rto,
             tlp_now: false,
             tlp_end: None,
+            tlp: recovery::TlpProbe::default(),
             eifel: None,
             dsack_out: None,
             ecn_ok: false,

@@ -41,6 +41,17 @@ pub(crate) struct Eifel {
     rto: bool,
 }
 
+/// RFC 8985 §7.4: what the outstanding tail loss probe was.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TlpProbe {
+    /// The probe is owed: the next segment sent is it.
+    pending: bool,
+    /// TLP.is_retrans: the probe resent data (no new data could go).
+    retrans: bool,
+    /// FlightSize when it was sent (the reduction if it repaired a loss).
+    flight: u32,
+}
+
 /// An ACK's SACK information, taken before SND.UNA moves.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct AckInfo {
@@ -151,8 +162,10 @@ impl Connection {
             self.rto_recover = None;
             self.rack.on_recovery_end();
         }
-        if self.tlp_end.is_some_and(|e| self.snd_una.ge(e)) {
-            self.tlp_end = None;
+        if let Some(e) = self.tlp_end
+            && self.snd_una.ge(e)
+        {
+            self.lr_tlp_acked(now, e, d);
         }
         if let Some(end) = self.rec_end
             && self.snd_una.ge(end)
@@ -313,6 +326,22 @@ impl Connection {
             && self.state.is_synchronized()
     }
 
+    /// RFC 8985 §7.4.2 TLP_process_ack: the ACK covers the probe (TLP.end_seq). A probe of
+    /// new data, or a resend the receiver reports as a duplicate (a D-SACK ending at
+    /// TLP.end_seq), repaired nothing; otherwise the resend repaired a tail loss that no
+    /// other mechanism saw, and congestion control must still reduce the window (once).
+    fn lr_tlp_acked(&mut self, now: Instant, end: SeqNum, d: Delivery) {
+        self.tlp_end = None;
+        let probe = std::mem::take(&mut self.tlp);
+        let redundant = d.dsack_block.is_some_and(|(_, r)| r == end);
+        if !probe.retrans || redundant || self.lr_any_recovery() {
+            return;
+        }
+        log::debug!("tail loss probe repaired a loss: reduce (RFC 8985 §7.4.2)");
+        self.cc.on_fast_retransmit(now, probe.flight, self.snd_max);
+        self.rtt_probe = None;
+    }
+
     /// The shared timer fired as PTO or reorder timer; false when it is a real RTO.
     pub(crate) fn lr_on_timer(&mut self, now: Instant, stats: &mut TcpStats) -> bool {
         match std::mem::take(&mut self.rtx_kind) {
@@ -321,6 +350,11 @@ impl Connection {
                 // §7.3: send one probe; the RTO takes over.
                 stats.tlp_probes += 1;
                 self.tlp_now = true;
+                self.tlp = TlpProbe {
+                    pending: true,
+                    retrans: false,
+                    flight: self.snd_max.since(self.snd_una),
+                };
                 self.timers.set(Timer::Retransmit, now + self.rtt.rto());
                 true
             }
@@ -430,6 +464,9 @@ impl Connection {
         }
         if !self.sack_ok {
             return;
+        }
+        if std::mem::take(&mut self.tlp.pending) {
+            self.tlp.retrans = !new_data; // §7.3: TLP.is_retrans
         }
         self.sb.on_transmit(seq, end, now);
         if let Some(p) = &mut self.prr {
