@@ -10,6 +10,9 @@ the moment the first data byte can reach the receiver (Linux receiver: tcpi_byte
 TCP_INFO, from its first recv(); our receiver: bytes_received of `tunstack ss`, from the Linux
 client's connect() + RTT/2, the emulator's one-way delay).
 
+The data direction's emulator is seeded alike for all senders of a path and run, so the
+same packet numbers are lost for each sender (until their sequences diverge).
+
 Every worker creates its own namespace ts-tuncmp-<pid>-<n> (deleted on exit, also on SIGINT or
 SIGTERM) and a fresh `tunstack up` per flow. Needs root.
 
@@ -220,6 +223,10 @@ class Worker:
         mbit, rtt, loss, sender, run = job
         a = self.args
         seed = 1000 * run + 17 * RTTS.index(rtt) + 5 * LOSSES.index(loss) + mbit
+        if not sender.startswith("linux-"):
+            # The emulator seeds inbound with SEED and outbound with SEED ^ 1: so the data
+            # direction draws the same losses for every sender of a path and run (paired runs).
+            seed ^= 1
         cmd = [a.bin, "up", "--tun", self.tun, "--serve", "discard,chargen", "--seed", str(seed)]
         cmd += path_args(mbit, rtt, loss) + ["--tcp-buffer", BUFFER]
         if sender.startswith("ours-"):
