@@ -341,11 +341,19 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("TUNSTACK_BIN",
                                                      os.path.join(ROOT, "target/release/tunstack")))
     ap.add_argument("--out", default="/tmp/tunstack-bench-loss-tun-%d" % os.getpid())
-    ap.add_argument("--from-results", help="only print the table of a results.jsonl")
+    ap.add_argument("--from-results", help="only print the table of results.jsonl files (a,b,...)")
     a = ap.parse_args()
     paths = parse_paths(a.paths)
     if a.from_results:
-        rs = [json.loads(line) for line in open(a.from_results)]
+        # Several files: a later file's cells replace an earlier file's (same path and sender).
+        cells = {}
+        for f in a.from_results.split(","):
+            got = {}
+            for line in open(f):
+                r = json.loads(line)
+                got.setdefault((r["mbit"], r["rtt"], r["loss"], r["sender"]), []).append(r)
+            cells.update(got)
+        rs = [r for v in cells.values() for r in v]
         print(table(rs, sorted({(r["mbit"], r["rtt"], r["loss"]) for r in rs}, key=lambda p: (p[0], p[1], p[2]))))
         return 0
     if os.geteuid() != 0:
