@@ -222,12 +222,15 @@ class Worker:
     def run(self, job):
         mbit, rtt, loss, sender, run = job
         a = self.args
+        binary = a.bin
+        if sender.endswith("/B"):  # --ab: the same sender with the other binary
+            binary, sender = a.ab, sender[:-2]
         seed = 1000 * run + 17 * RTTS.index(rtt) + 5 * LOSSES.index(loss) + mbit
         if not sender.startswith("linux-"):
             # The emulator seeds inbound with SEED and outbound with SEED ^ 1: so the data
             # direction draws the same losses for every sender of a path and run (paired runs).
             seed ^= 1
-        cmd = [a.bin, "up", "--tun", self.tun, "--serve", "discard,chargen", "--seed", str(seed)]
+        cmd = [binary, "up", "--tun", self.tun, "--serve", "discard,chargen", "--seed", str(seed)]
         cmd += path_args(mbit, rtt, loss) + ["--tcp-buffer", BUFFER]
         if sender.startswith("ours-"):
             cmd += ["--cc", sender[5:]]
@@ -237,7 +240,7 @@ class Worker:
             # The namespace default where the kernel permits it (a non-init namespace may only
             # pick from the global tcp_allowed_congestion_control); the client sets it per socket.
             self.nsx("sysctl", "-qw", "net.ipv4.tcp_congestion_control=" + sender[6:], check=False)
-        tag = "%s-%dmbit-%dms-%g-%d" % (sender, mbit, rtt, loss, run)
+        tag = "%s-%dmbit-%dms-%g-%d" % (job[3].replace("/", "-"), mbit, rtt, loss, run)
         log = open(os.path.join(a.out, tag + ".log"), "w+")
         env = dict(os.environ)
         env.pop("TUNSTACK_OFFLOAD", None)  # one packet = one segment through the emulator
@@ -273,7 +276,7 @@ class Worker:
                 if ("proc", p) in CLEANUP:
                     CLEANUP.remove(("proc", p))
             log.close()
-        res.update(mbit=mbit, rtt=rtt, loss=loss, sender=sender, run=run)
+        res.update(mbit=mbit, rtt=rtt, loss=loss, sender=job[3], run=run)
         res["mbps"] = res["bytes"] * 8 / res["secs"] / 1e6
         return res
 
@@ -340,6 +343,8 @@ def main():
     ap.add_argument("--smol-cc", default="cubic", help="smoltcp's controller (reno or cubic)")
     ap.add_argument("--bin", default=os.environ.get("TUNSTACK_BIN",
                                                      os.path.join(ROOT, "target/release/tunstack")))
+    ap.add_argument("--ab", help="A/B: also run every ours-* sender with this binary, interleaved "
+                    "(recorded as SENDER/B)")
     ap.add_argument("--out", default="/tmp/tunstack-bench-loss-tun-%d" % os.getpid())
     ap.add_argument("--from-results", help="only print the table of results.jsonl files (a,b,...)")
     a = ap.parse_args()
@@ -369,6 +374,8 @@ def main():
             print("bench-loss-tun: the kernel has no %s (has %s); skipping it" % (s, avail))
             senders.remove(s)
     os.makedirs(a.out, exist_ok=True)
+    if a.ab:
+        senders += [s + "/B" for s in senders if s.startswith("ours-")]
     jobs = [(m, r, l, s, run) for run in range(a.runs) for (m, r, l) in paths for s in senders]
     # Mix heavy and light cells across the workers, reproducibly.
     random.Random(4).shuffle(jobs)
