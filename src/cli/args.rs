@@ -92,6 +92,9 @@ pub struct TunArgs {
     /// Negotiate ECN (RFC 3168; default off).
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     pub ecn: Option<String>,
+    /// Pace TCP data at gain × cwnd / SRTT in ~1 ms quanta (default off; docs/loss-recovery.md).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub pacing: Option<String>,
     /// TCP connections at most (all states); further SYNs are dropped and counted.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,

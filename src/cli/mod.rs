@@ -154,6 +154,9 @@ fn bring_up(
     if let Some(v) = &t.ecn {
         stack.tcp.ecn = v == "on";
     }
+    if let Some(v) = &t.pacing {
+        stack.tcp.pacing = v == "on";
+    }
     stack.tcp.max_connections = t
         .max_connections
         .map_or(stack.tcp.max_connections, |n| n as usize);

@@ -43,6 +43,11 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
             "--msl: smoltcp's TIME-WAIT is fixed (10 s); --msl works only with --stack ours".into(),
         );
     }
+    if a.tun.pacing.as_deref() == Some("on") {
+        usage_error(
+            "--pacing on: smoltcp does not pace; --pacing works only with --stack ours".into(),
+        );
+    }
     if a.tun.trace.is_some() || !a.emu.impair.is_empty() || a.emu.impair_file.is_some() {
         usage_error("--trace, --impair, --impair-file: only with --stack ours".into());
     }

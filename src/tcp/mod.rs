@@ -13,6 +13,7 @@ pub mod congestion;
 pub mod connection;
 pub mod isn;
 pub mod listener;
+pub mod pacing;
 pub mod prr;
 pub mod rack;
 pub mod reassembly;

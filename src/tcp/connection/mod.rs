@@ -11,6 +11,7 @@ mod ecn;
 mod input;
 mod open;
 mod output;
+mod pace;
 mod recovery;
 mod timers;
 
@@ -146,6 +147,10 @@ pub struct Connection {
     tx_ect: bool,
     /// The segment being written starts at or beyond SND.MAX (not a retransmission).
     tx_fresh: bool,
+    /// Pacing (`pace.rs`): the clock, data segments sent, and the release we wait for.
+    pacer: super::pacing::Pacer,
+    segs_out: u64,
+    pace_wait: Option<Instant>,
 
     timers: TimerTable,
     persist_backoffs: u32,
@@ -278,6 +283,9 @@ impl Connection {
             rx_ce: false,
             tx_ect: false,
             tx_fresh: false,
+            pacer: Default::default(),
+            segs_out: 0,
+            pace_wait: None,
             timers: TimerTable::default(),
             persist_backoffs: 0,
             keepalive_sent: 0,
@@ -334,8 +342,12 @@ impl Connection {
 
     // ---- queries ----
 
+    /// The earliest timer, or the pacing release a held-back segment waits for.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.next()
+        match (self.timers.next(), self.pace_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn timer(&self, t: Timer) -> Option<Instant> {
@@ -403,6 +415,7 @@ impl Connection {
             wscale: self.ws_ok.then_some((self.snd_wscale, self.rcv_wscale)),
             unacked: self.snd_max.since(self.snd_una),
             in_recovery: self.cc.in_recovery(),
+            pacing_rate: self.pacing_rate(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! What to send next (RFC 9293 §3.8, §3.10.7): at most one segment per call, in priority order
 //! RST, SYN / SYN,ACK, fast retransmission, zero-window probe, data and FIN, keep-alive probe,
-//! pure ACK. Data obeys min(cwnd, SND.WND) (RFC 5681 §3.1), Nagle (RFC 896) and sender-side SWS
-//! avoidance (§3.8.6.2.1); the window we advertise obeys receiver-side SWS avoidance
+//! pure ACK. Data obeys min(cwnd, SND.WND) (RFC 5681 §3.1), Nagle (RFC 896), sender-side SWS
+//! avoidance (§3.8.6.2.1) and, when on, pacing (`pace.rs`); the window we advertise obeys receiver-side SWS avoidance
 //! (§3.8.6.2.2) and never moves its right edge back. Read next: `timers.rs`.
 
 use super::{Connection, SACK_BLOCKS_SENT, TS_OPTION_LEN};
@@ -253,6 +253,10 @@ impl Connection {
                 return None;
             }
         }
+        if len > 0 && !self.pace_ready(now) {
+            stats.pacing_holds += 1; // pacing (`pace.rs`): the release is in `next_deadline`
+            return None;
+        }
         self.emit_data(now, buf, self.snd_nxt, len, fin, options, stats)
     }
 
@@ -309,6 +313,7 @@ impl Connection {
             self.rtx_kind = super::recovery::RtxKind::Rto;
         }
         self.lr_on_send(now, seq, end, new_data);
+        self.pace_on_send(len);
         self.emit(
             now,
             buf,
