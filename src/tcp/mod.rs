@@ -137,6 +137,9 @@ impl TcpLayer {
         let local = SocketAddrV4::new(dst, seg.dst_port);
         let remote = SocketAddrV4::new(src, seg.src_port);
         if let Some(&h) = self.tuples.get(&(local, remote)) {
+            if self.handshake_blocked(h, &seg) {
+                return;
+            }
             if !self.time_wait_reusable(h, local, &seg) {
                 if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
                     c.handle_segment(now, &seg, &mut self.stats);

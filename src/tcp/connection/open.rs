@@ -72,6 +72,12 @@ impl Connection {
         c
     }
 
+    /// The ACK that carried our cookie could not be taken (accept queue full): stay in
+    /// SYN-RECEIVED and retransmit the SYN,ACK at RTO, so the peer's ACK comes again.
+    pub fn resend_syn_ack_later(&mut self, now: Instant) {
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+    }
+
     /// Learn IRS and the peer's options from its SYN (§3.10.7.2, §3.10.7.3).
     fn take_peer_syn(&mut self, now: Instant, syn: &Segment<'_>) {
         let o = &syn.options;
