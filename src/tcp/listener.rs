@@ -6,7 +6,8 @@
 //! answered with a SYN cookie (`syncookie.rs`, RFC 4987 §3.6) if enabled, else dropped and
 //! counted (the peer retransmits); with the accept queue itself full it is dropped (as Linux).
 //! A valid cookie ACK that finds the accept queue full rebuilds the connection in SYN-RECEIVED
-//! and drops the ACK; our SYN,ACK retransmission draws it again (`syncookie.rs`).
+//! and drops the ACK; our SYN,ACK retransmission draws it again (`syncookie.rs`), at once when
+//! `accept` makes room.
 //! Read next: `mod.rs`.
 
 use std::collections::VecDeque;
@@ -25,6 +26,9 @@ pub struct Listener {
     pub accept_queue: VecDeque<TcpHandle>,
     /// When we last answered a SYN with a cookie (ACKs are checked as cookies only after that).
     pub last_cookie: Option<Instant>,
+    /// Connections in SYN-RECEIVED whose completing ACK was dropped because the accept queue
+    /// was full, oldest first (entries may be stale: checked when taken).
+    pub blocked: VecDeque<TcpHandle>,
 }
 
 impl Listener {
@@ -35,6 +39,7 @@ impl Listener {
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             last_cookie: None,
+            blocked: VecDeque::new(),
         }
     }
 

@@ -191,8 +191,64 @@ impl TcpLayer {
                 c.local,
                 c.remote
             );
+            self.note_blocked(h);
         }
         full
+    }
+
+    /// Remember `h` (SYN-RECEIVED, its ACK dropped for lack of room) on its listener.
+    fn note_blocked(&mut self, h: u32) {
+        let lh = match self.sockets.get(&h) {
+            Some(Socket::Conn(c)) if !c.accept_blocked => c.listener,
+            _ => None,
+        };
+        let Some(lh) = lh else {
+            return;
+        };
+        let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh.0) else {
+            return;
+        };
+        // Entries of connections that died meanwhile stay until taken: drop them once they
+        // could outnumber the live ones (every live one is in the SYN queue count).
+        if l.blocked.len() >= 2 * (l.syn_queue + l.backlog) {
+            let mut list = std::mem::take(&mut l.blocked);
+            list.retain(|b| {
+                matches!(self.sockets.get(&b.0), Some(Socket::Conn(c))
+                    if c.accept_blocked && c.listener == Some(lh))
+            });
+            if let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh.0) {
+                l.blocked = list;
+            }
+        }
+        if let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh.0) {
+            l.blocked.push_back(TcpHandle(h));
+        }
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
+            c.accept_blocked = true;
+        }
+    }
+
+    /// `accept` made room on listener `lh`: the oldest blocked connection sends its SYN,ACK
+    /// now instead of at its next RTO, so the peer's ACK comes back within a round trip.
+    pub(super) fn resend_blocked_syn_ack(&mut self, lh: u32) {
+        loop {
+            let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh) else {
+                return;
+            };
+            let Some(h) = l.blocked.pop_front() else {
+                return;
+            };
+            if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h.0)
+                && c.accept_blocked
+                && c.state == State::SynReceived
+                && c.listener == Some(TcpHandle(lh))
+            {
+                c.accept_blocked = false;
+                c.resend_syn_ack_now();
+                self.mark_dirty(h.0);
+                return;
+            }
+        }
     }
 
     /// An ACK reached a listener: if cookies were sent lately and SEG.ACK − 1 is a valid cookie,
@@ -290,6 +346,9 @@ impl TcpLayer {
             } else {
                 c.handle_segment(now, seg, &mut self.stats);
             }
+        }
+        if overflow {
+            self.note_blocked(h);
         }
         self.settle(h, now);
         self.mark_dirty(h);

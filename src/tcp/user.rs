@@ -28,11 +28,15 @@ impl TcpLayer {
 
     /// A connection that completed its handshake on `listener`, if any.
     pub fn accept(&mut self, listener: TcpHandle) -> Result<TcpHandle, SocketError> {
-        match self.sockets.get_mut(&listener.0) {
-            Some(Socket::Listener(l)) => l.accept_queue.pop_front().ok_or(SocketError::WouldBlock),
-            Some(Socket::Conn(_)) => Err(SocketError::InvalidInput),
-            None => Err(SocketError::InvalidHandle),
-        }
+        let h = match self.sockets.get_mut(&listener.0) {
+            Some(Socket::Listener(l)) => {
+                l.accept_queue.pop_front().ok_or(SocketError::WouldBlock)?
+            }
+            Some(Socket::Conn(_)) => return Err(SocketError::InvalidInput),
+            None => return Err(SocketError::InvalidHandle),
+        };
+        self.resend_blocked_syn_ack(listener.0);
+        Ok(h)
     }
 
     /// Active open. `local` port 0 picks an ephemeral port.

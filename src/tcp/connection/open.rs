@@ -78,6 +78,13 @@ impl Connection {
         self.timers.set(Timer::Retransmit, now + self.rtt.rto());
     }
 
+    /// Room appeared in the accept queue: send the SYN,ACK again now (§3.8.1), not at RTO.
+    pub fn resend_syn_ack_now(&mut self) {
+        if self.state == State::SynReceived {
+            self.snd_nxt = self.iss;
+        }
+    }
+
     /// Learn IRS and the peer's options from its SYN (§3.10.7.2, §3.10.7.3).
     fn take_peer_syn(&mut self, now: Instant, syn: &Segment<'_>) {
         let o = &syn.options;
