@@ -26,9 +26,6 @@ pub struct Listener {
     pub accept_queue: VecDeque<TcpHandle>,
     /// When we last answered a SYN with a cookie (ACKs are checked as cookies only after that).
     pub last_cookie: Option<Instant>,
-    /// Connections in SYN-RECEIVED whose completing ACK was dropped because the accept queue
-    /// was full, oldest first (entries may be stale: checked when taken).
-    pub blocked: VecDeque<TcpHandle>,
 }
 
 impl Listener {
@@ -39,7 +36,6 @@ impl Listener {
             syn_queue: 0,
             accept_queue: VecDeque::new(),
             last_cookie: None,
-            blocked: VecDeque::new(),
         }
     }
 

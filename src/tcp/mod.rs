@@ -75,6 +75,9 @@ pub struct TcpLayer {
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     events: VecDeque<SocketEvent>,
     event_set: HashSet<u32>,
+    /// Per listener: connections in SYN-RECEIVED whose completing ACK was dropped because the
+    /// accept queue was full, oldest first (entries may be stale: checked when taken).
+    blocked: HashMap<u32, VecDeque<TcpHandle>>,
     /// Stateless replies: RSTs to nowhere and SYN-cookie SYN,ACKs.
     rst_queue: VecDeque<(Ipv4Addr, Ipv4Addr, Header)>,
     next_port: u16,
@@ -102,6 +105,7 @@ impl TcpLayer {
             heap: BinaryHeap::new(),
             events: VecDeque::new(),
             event_set: HashSet::new(),
+            blocked: HashMap::new(),
             rst_queue: VecDeque::new(),
             next_port,
         }

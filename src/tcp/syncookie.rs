@@ -196,33 +196,31 @@ impl TcpLayer {
         full
     }
 
-    /// Remember `h` (SYN-RECEIVED, its ACK dropped for lack of room) on its listener.
+    /// Remember `h` (SYN-RECEIVED, its ACK dropped for lack of room) for its listener. The
+    /// lists live in the layer, not in `Listener`: every socket-table entry is as large as a
+    /// listener, so a larger listener costs bytes per connection.
     fn note_blocked(&mut self, h: u32) {
-        let lh = match self.sockets.get(&h) {
-            Some(Socket::Conn(c)) if !c.accept_blocked => c.listener,
-            _ => None,
+        let (lh, backlog, syn_queue) = match self.sockets.get(&h) {
+            Some(Socket::Conn(c)) if !c.accept_blocked => match c.listener {
+                Some(lh) => match self.sockets.get(&lh.0) {
+                    Some(Socket::Listener(l)) => (lh, l.backlog, l.syn_queue),
+                    _ => return,
+                },
+                None => return,
+            },
+            _ => return,
         };
-        let Some(lh) = lh else {
-            return;
-        };
-        let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh.0) else {
-            return;
-        };
+        let list = self.blocked.entry(lh.0).or_default();
         // Entries of connections that died meanwhile stay until taken: drop them once they
         // could outnumber the live ones (every live one is in the SYN queue count).
-        if l.blocked.len() >= 2 * (l.syn_queue + l.backlog) {
-            let mut list = std::mem::take(&mut l.blocked);
+        if list.len() >= 2 * (syn_queue + backlog) {
+            let sockets = &self.sockets;
             list.retain(|b| {
-                matches!(self.sockets.get(&b.0), Some(Socket::Conn(c))
+                matches!(sockets.get(&b.0), Some(Socket::Conn(c))
                     if c.accept_blocked && c.listener == Some(lh))
             });
-            if let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh.0) {
-                l.blocked = list;
-            }
         }
-        if let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh.0) {
-            l.blocked.push_back(TcpHandle(h));
-        }
+        list.push_back(TcpHandle(h));
         if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
             c.accept_blocked = true;
         }
@@ -232,10 +230,11 @@ impl TcpLayer {
     /// now instead of at its next RTO, so the peer's ACK comes back within a round trip.
     pub(super) fn resend_blocked_syn_ack(&mut self, lh: u32) {
         loop {
-            let Some(Socket::Listener(l)) = self.sockets.get_mut(&lh) else {
+            let Some(list) = self.blocked.get_mut(&lh) else {
                 return;
             };
-            let Some(h) = l.blocked.pop_front() else {
+            let Some(h) = list.pop_front() else {
+                self.blocked.remove(&lh);
                 return;
             };
             if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h.0)

@@ -115,6 +115,7 @@ impl TcpLayer {
                 let pending: Vec<TcpHandle> = l.accept_queue.drain(..).collect();
                 self.sockets.remove(&h.0);
                 self.listeners.remove(&local);
+                self.blocked.remove(&h.0);
                 for p in pending {
                     if let Some(Socket::Conn(c)) = self.sockets.get_mut(&p.0) {
                         c.orphan = true;
