@@ -12,6 +12,7 @@ use super::{Link, LinkStats, Report, RuntimeConfig, Waker, format_connection};
 use crate::capture::{Capture, Direction};
 use crate::link::Impair;
 use crate::link::rules::Side;
+use crate::services::inline::Inline;
 use crate::stack::Stack;
 use crate::time::{Duration, Instant};
 use crate::trace::tap::Tap;
@@ -62,6 +63,8 @@ pub(crate) struct Driver {
     rx: Receiver<Cmd>,
     waker: Arc<Waker>,
     pending: PendingTable,
+    /// echo, discard, chargen served in this thread (`services::inline`).
+    inline: Inline,
     impair_in: Option<Impair>,
     impair_out: Option<Impair>,
     capture: Option<Capture>,
@@ -115,6 +118,7 @@ impl Driver {
             rx,
             waker,
             pending: PendingTable::default(),
+            inline: Inline::default(),
             impair_in: imp.clone().map(|c| Impair::new(c, cfg.impair_seed)),
             impair_out: imp.map(|c| Impair::new(c, cfg.impair_seed ^ 1)),
             tap: Tap::with_trace(capture.is_some(), cfg.rules.clone(), trace),
@@ -204,7 +208,9 @@ impl Driver {
             let mut any = false;
             while let Some(ev) = self.stack.poll_event() {
                 any = true;
-                self.pending.on_event(&mut self.stack, now, ev);
+                if !self.inline.on_event(&mut self.stack, now, ev) {
+                    self.pending.on_event(&mut self.stack, now, ev);
+                }
             }
             if self.pending.len() > 0 && self.pending.len() < RETRY_ALL_BELOW {
                 self.pending.retry_all(&mut self.stack, now);
@@ -320,6 +326,10 @@ impl Driver {
                     self.commands_taken += 1;
                     let deadline = timeout.map(|t| now + Duration::from(t));
                     self.pending.submit(&mut self.stack, now, f, deadline);
+                }
+                Ok(Cmd::Inline(f)) => {
+                    self.commands_taken += 1;
+                    f(&mut self.stack, &mut self.inline, now);
                 }
                 Ok(Cmd::Shutdown) | Err(TryRecvError::Disconnected) => self.shutdown = true,
                 Err(TryRecvError::Empty) => return,

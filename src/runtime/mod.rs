@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 
 pub use device::{DeviceError, TunDevice, TunOptions};
 pub use link::Link;
-pub(crate) use ops::{Cmd, OpFn, Step};
+pub(crate) use ops::{Cmd, InlineFn, OpFn, Step};
 pub use smol_driver::{SmolReport, SmolRuntime, SmolRuntimeConfig};
 pub use smol_services::{ConnSummary, SMOL_SERVICES, ServiceCounters, SmolServices};
 pub(crate) use waker::Waker;

@@ -76,6 +76,9 @@ pub struct TcpLayer {
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     events: VecDeque<SocketEvent>,
     event_set: HashSet<u32>,
+    /// Per listener: connections in SYN-RECEIVED whose completing ACK was dropped because the
+    /// accept queue was full, oldest first (entries may be stale: checked when taken).
+    blocked: HashMap<u32, VecDeque<TcpHandle>>,
     /// Stateless replies: RSTs to nowhere and SYN-cookie SYN,ACKs.
     rst_queue: VecDeque<(Ipv4Addr, Ipv4Addr, Header)>,
     next_port: u16,
@@ -103,6 +106,7 @@ impl TcpLayer {
             heap: BinaryHeap::new(),
             events: VecDeque::new(),
             event_set: HashSet::new(),
+            blocked: HashMap::new(),
             rst_queue: VecDeque::new(),
             next_port,
         }
@@ -138,6 +142,9 @@ impl TcpLayer {
         let local = SocketAddrV4::new(dst, seg.dst_port);
         let remote = SocketAddrV4::new(src, seg.src_port);
         if let Some(&h) = self.tuples.get(&(local, remote)) {
+            if self.handshake_blocked(h, &seg) {
+                return;
+            }
             if !self.time_wait_reusable(h, local, &seg) {
                 if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
                     c.handle_segment(now, &seg, &mut self.stats);

@@ -183,6 +183,8 @@ pub struct Connection {
     read_shut: bool,
     /// Listener that created this connection, until it is accepted.
     pub listener: Option<TcpHandle>,
+    /// In SYN-RECEIVED, on the listener's `blocked` list (its ACK found the accept queue full).
+    pub accept_blocked: bool,
     /// Opened passively (RFC 9293 §3.10.7.4: an RST in SYN-RECEIVED returns to LISTEN).
     pub passive: bool,
     /// Something a blocked caller may wait for changed.
@@ -305,6 +307,7 @@ impl Connection {
             orphan: false,
             read_shut: false,
             listener: None,
+            accept_blocked: false,
             passive: false,
             notify: false,
             scheduled: None,
