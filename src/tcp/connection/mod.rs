@@ -142,6 +142,8 @@ pub struct Connection {
     ecn_recover: Option<SeqNum>,
     rx_ce: bool,
     tx_ect: bool,
+    /// Payload bytes per segment of the super-segment being written (0: a plain segment).
+    tx_gso: u16,
     /// The segment being written starts at or beyond SND.MAX (not a retransmission).
     tx_fresh: bool,
 
@@ -274,6 +276,7 @@ impl Connection {
             ecn_recover: None,
             rx_ce: false,
             tx_ect: false,
+            tx_gso: 0,
             tx_fresh: false,
             timers: TimerTable::default(),
             persist_backoffs: 0,
