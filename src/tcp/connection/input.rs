@@ -374,6 +374,8 @@ impl Connection {
                 self.ack_now = true;
             }
             self.deliver(&data[..n]);
+            // The cumulative ACK now owed supersedes duplicates of the old RCV.NXT.
+            self.dupacks_owed = 0;
             let had_holes = !self.reasm.is_empty();
             while let Some(piece) = self.reasm.pop(self.rcv_abs) {
                 let room = self.rcv_free() as usize;
@@ -400,6 +402,9 @@ impl Connection {
                 }
                 _ => {}
             }
+            // RFC 5681 §4.2: one duplicate (pure) ACK per out-of-order segment, also when
+            // several arrive before the driver asks what to send (ACKs are otherwise coalesced).
+            self.dupacks_owed = self.dupacks_owed.saturating_add(1);
             self.ack_now = true;
         }
     }

@@ -162,6 +162,9 @@ pub struct Connection {
     ack_now: bool,
     /// Bytes received in order and not yet acknowledged (delayed ACK, RFC 9293 §3.8.6.3).
     unacked_bytes: u32,
+    /// Out-of-order segments not yet answered by a pure duplicate ACK: several arriving in
+    /// one batch (before `poll_transmit`) each get their own (RFC 5681 §4.2).
+    dupacks_owed: u8,
     retransmit_first: bool,
     probe_now: bool,
     keepalive_probe: bool,
@@ -285,6 +288,7 @@ impl Connection {
             last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
             last_oow_ack: None,
+            dupacks_owed: 0,
             ack_now: false,
             unacked_bytes: 0,
             retransmit_first: false,

@@ -73,16 +73,22 @@ impl Connection {
             };
             return self.emit(now, buf, out);
         }
-        if self.ack_now && self.state != State::SynSent {
+        if (self.ack_now || self.dupacks_owed > 0) && self.state != State::SynSent {
             // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; SND.NXT as the RFC means it: the highest
             // sequence number sent, even while retransmitting from SND.UNA after a timeout.
+            // An ACK repeating the last one sent pays one duplicate owed (`dupacks_owed`).
+            let dup = self.rcv_nxt == self.last_ack_sent;
             let out = Out {
                 seq: self.snd_max,
                 flags: ACK,
                 len: 0,
                 options: self.data_options(now),
             };
-            return self.emit(now, buf, out);
+            let n = self.emit(now, buf, out);
+            if dup {
+                self.dupacks_owed = self.dupacks_owed.saturating_sub(1);
+            }
+            return n;
         }
         None
     }
