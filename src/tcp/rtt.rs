@@ -48,6 +48,15 @@ impl RttEstimator {
 
     /// A new measurement R (RFC 6298 §2.2, §2.3); resets the back-off.
     pub fn sample(&mut self, r: Duration) {
+        self.sample_one_of(r, 1);
+    }
+
+    /// A measurement that is one of `expected` samples per round trip (timestamps give one per
+    /// ACK): RFC 7323 Appendix G scales α and β by 1/ExpectedSamples, so RTTVAR keeps the
+    /// variation of a whole round trip instead of decaying to ~0 within one window (which made
+    /// RTO ≈ SRTT and fired spurious timeouts while a queue was filling).
+    pub fn sample_one_of(&mut self, r: Duration, expected: u64) {
+        let e = expected.max(1);
         match self.srtt {
             None => {
                 // (2.2) SRTT <- R, RTTVAR <- R/2
@@ -55,11 +64,15 @@ impl RttEstimator {
                 self.rttvar = Duration::from_micros(r.total_micros() / 2);
             }
             Some(srtt) => {
-                // (2.3) RTTVAR <- 3/4 RTTVAR + 1/4 |SRTT - R'|, SRTT <- 7/8 SRTT + 1/8 R'
+                // (2.3) RTTVAR <- (1-β) RTTVAR + β |SRTT - R'|, SRTT <- (1-α) SRTT + α R',
+                // α = 1/8, β = 1/4, each divided by `e` (RFC 7323 App. G).
                 let delta = srtt.total_micros().abs_diff(r.total_micros());
-                self.rttvar = Duration::from_micros((3 * self.rttvar.total_micros() + delta) / 4);
+                let var = self.rttvar.total_micros();
+                let var = (var * (4 * e - 1) + delta) / (4 * e);
+                self.rttvar = Duration::from_micros(var);
+                let s = srtt.total_micros();
                 self.srtt = Some(Duration::from_micros(
-                    (7 * srtt.total_micros() + r.total_micros()) / 8,
+                    (s * (8 * e - 1) + r.total_micros()) / (8 * e),
                 ));
             }
         }
@@ -103,6 +116,34 @@ mod tests {
         r.sample(ms(100));
         // RTTVAR = 3/4*50 + 0 = 37.5 ms; RTO = 100 + 150 = 250 ms
         assert_eq!(r.rto(), ms(250));
+    }
+
+    #[test]
+    fn appendix_g_scales_the_gains_by_the_samples_per_round_trip() {
+        // RFC 7323 App. G: with 10 samples per RTT, α' = 1/80 and β' = 1/40.
+        let mut one = RttEstimator::new(ms(1000), ms(200), ms(60_000));
+        let mut many = one.clone();
+        one.sample(ms(100));
+        many.sample_one_of(ms(100), 10);
+        one.sample(ms(180));
+        many.sample_one_of(ms(180), 10);
+        // α = 1/8: SRTT 110 ms, RTTVAR 3/4·50 + 1/4·80 = 57.5 ms
+        assert_eq!(one.srtt, Some(ms(110)));
+        assert_eq!(one.rttvar, Duration::from_micros(57_500));
+        // α = 1/80: SRTT 101 ms; β = 1/40: RTTVAR 39/40·50 + 1/40·80 = 50.75 ms
+        assert_eq!(many.srtt, Some(ms(101)));
+        assert_eq!(many.rttvar, Duration::from_micros(50_750));
+        // A window of equal samples no longer collapses RTTVAR: 40 samples of 100 ms.
+        for _ in 0..40 {
+            one.sample(ms(100));
+            many.sample_one_of(ms(100), 10);
+        }
+        assert!(one.rttvar < ms(1), "per-ACK β decays: {:?}", one.rttvar);
+        assert!(
+            many.rttvar > ms(15),
+            "App. G keeps a round trip's variation: {:?}",
+            many.rttvar
+        );
     }
 
     #[test]

@@ -295,7 +295,10 @@ impl Connection {
                 .is_none_or(|r| (ecr.wrapping_sub(r) as i32) >= 0);
             if ms < 3_600_000 && after_rtx {
                 let r = Duration::from_millis(u64::from(ms));
-                self.rtt.sample(r);
+                // One sample per ACK: RFC 7323 App. G, ExpectedSamples = ⌈FlightSize/(2·SMSS)⌉.
+                let smss = u64::from(self.smss().max(1));
+                self.rtt
+                    .sample_one_of(r, u64::from(flight).div_ceil(2 * smss));
                 sampled = Some(r);
             }
         }
