@@ -97,12 +97,14 @@ pub(super) fn up(a: UpArgs) -> ExitCode {
     });
     let smol = smol_config(&a, seed);
     let (addr, prefix) = a.tun.addr;
-    let dev = match TunDevice::open(&TunOptions {
+    // The reference stays one packet per syscall (smoltcp has no segmentation offload).
+    let opts = TunOptions {
         name: a.tun.tun.clone(),
         host_addr: a.tun.host_addr,
         prefix_len: prefix,
         mtu: a.tun.mtu as usize,
-    }) {
+    };
+    let dev = match TunDevice::open_with(&opts, false) {
         Ok(d) => d,
         Err(DeviceError::NoPrivilege(msg)) => {
             eprintln!("tunstack: {msg}");

@@ -172,7 +172,8 @@ fn echo(mut s: TcpStream) -> io::Result<()> {
 
 /// Discard (RFC 863): read and throw away until the peer closes.
 fn discard(mut s: TcpStream) -> io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
+    // A whole default receive buffer per read: each read is a round trip to the driver thread.
+    let mut buf = vec![0u8; 256 * 1024];
     while s.read(&mut buf)? > 0 {}
     Ok(())
 }

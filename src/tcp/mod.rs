@@ -66,6 +66,10 @@ pub struct TcpLayer {
     sockets: HashMap<u32, Socket>,
     /// The last segment from `poll_transmit` may be sent ECT(0) (RFC 3168, `tuning.rs`).
     last_ect: bool,
+    /// Segment size of the super-segment `poll_transmit` returned last (0: a plain segment).
+    last_gso: u16,
+    /// The link vouches for the checksum of the segment being handled (`Stack::handle_packet_offloaded`).
+    pub(crate) csum_trusted: bool,
     next_handle: u32,
     /// (local, remote) -> connection.
     tuples: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
@@ -97,6 +101,8 @@ impl TcpLayer {
             our_mss: 1460,
             sockets: HashMap::new(),
             last_ect: false,
+            last_gso: 0,
+            csum_trusted: false,
             next_handle: 1,
             tuples: HashMap::new(),
             listeners: HashMap::new(),
@@ -127,7 +133,12 @@ impl TcpLayer {
     /// A TCP segment addressed to us (`segment` = TCP header + payload; checksum not yet verified).
     pub fn handle_segment(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) {
         self.stats.segments_in += 1;
-        let seg = match Segment::parse_checked(src, dst, segment) {
+        let parsed = if self.csum_trusted {
+            Segment::parse(segment)
+        } else {
+            Segment::parse_checked(src, dst, segment)
+        };
+        let seg = match parsed {
             Ok(s) => s,
             Err(e) => {
                 if e == ParseError::BadChecksum {
@@ -359,6 +370,7 @@ impl TcpLayer {
         buf: &mut [u8],
     ) -> Option<(Ipv4Addr, Ipv4Addr, usize)> {
         self.last_ect = false;
+        self.last_gso = 0;
         while let Some((src, dst, h)) = self.rst_queue.pop_front() {
             if let Some(n) = h.emit(buf) {
                 fill_checksum(src, dst, &mut buf[..n]);
@@ -375,6 +387,7 @@ impl TcpLayer {
             {
                 self.stats.segments_out += 1;
                 self.last_ect = c.transmit_ect();
+                self.last_gso = c.transmit_gso();
                 c.update_timers(now);
                 let addrs = (*c.local.ip(), *c.remote.ip());
                 if c.is_closed() && c.orphan && !c.poll_pending() {

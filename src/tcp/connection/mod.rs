@@ -145,6 +145,8 @@ pub struct Connection {
     ecn_recover: Option<SeqNum>,
     rx_ce: bool,
     tx_ect: bool,
+    /// Payload bytes per segment of the super-segment being written (0: a plain segment).
+    tx_gso: u16,
     /// The segment being written starts at or beyond SND.MAX (not a retransmission).
     tx_fresh: bool,
     /// Pacing (`pace.rs`): the clock, data segments sent, and the release we wait for.
@@ -167,6 +169,9 @@ pub struct Connection {
     ack_now: bool,
     /// Bytes received in order and not yet acknowledged (delayed ACK, RFC 9293 §3.8.6.3).
     unacked_bytes: u32,
+    /// Out-of-order segments not yet answered by a pure duplicate ACK: several arriving in
+    /// one batch (before `poll_transmit`) each get their own (RFC 5681 §4.2).
+    dupacks_owed: u8,
     retransmit_first: bool,
     probe_now: bool,
     keepalive_probe: bool,
@@ -284,6 +289,7 @@ impl Connection {
             ecn_recover: None,
             rx_ce: false,
             tx_ect: false,
+            tx_gso: 0,
             tx_fresh: false,
             pacer: Default::default(),
             segs_out: 0,
@@ -295,6 +301,7 @@ impl Connection {
             last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
             last_oow_ack: None,
+            dupacks_owed: 0,
             ack_now: false,
             unacked_bytes: 0,
             retransmit_first: false,

@@ -21,7 +21,7 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
   our-idle --tun NAME --n N [--backlog B]  N idle connections to our stack in this process
   hold     --to ADDR --n N [--from PORT]         (used by our-idle) hold N connections until stdin closes
   report   --results FILE              render docs/benchmarks.md (markdown on stdout)
-  engine   --mb N [--mtu M]            bulk transfer between two in-memory stacks (callgrind)";
+  engine   --mb N [--mtu M] [--offload] bulk transfer between two in-memory stacks (callgrind)";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.windows(2)
@@ -85,7 +85,8 @@ fn run(args: &[String]) -> io::Result<String> {
         "report" => report::render(&need::<String>(args, "--results")?),
         "engine" => {
             let mb: u64 = need(args, "--mb")?;
-            let mut p = engine::Pair::new(opt(args, "--mtu", 1500)?);
+            let offload = args.iter().any(|a| a == "--offload");
+            let mut p = engine::Pair::with_offload(opt(args, "--mtu", 1500)?, offload);
             p.transfer_untimed(mb << 20);
             Ok(format!("segments={} bytes={}", p.segments, p.bytes))
         }
