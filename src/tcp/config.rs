@@ -90,6 +90,11 @@ pub struct TcpConfig {
     /// Answer SYNs with SYN cookies when a listener's SYN queue is full (RFC 4987 §3.6; Linux
     /// `tcp_syncookies=1`).
     pub syn_cookies: bool,
+    /// Segmentation offload (TUN `IFF_VNET_HDR`, like Linux TSO): new data may leave as one
+    /// super-segment of several full-sized segments that the link splits, its checksum left
+    /// partial (the pseudo-header sum) for the link to complete. Only a runtime whose link does
+    /// GSO turns it on; captures and the emulator see per-packet segments, so they keep it off.
+    pub offload: bool,
 }
 
 impl Default for TcpConfig {
@@ -125,6 +130,7 @@ impl Default for TcpConfig {
             user_timeout: None,
             challenge_ack_limit: 10,
             syn_cookies: true,
+            offload: false,
         }
     }
 }

@@ -46,6 +46,12 @@ impl TcpLayer {
         self.last_ect
     }
 
+    /// Payload bytes per segment if the segment `poll_transmit` returned last is a
+    /// super-segment for the link to split (`TcpConfig::offload`; its checksum is partial).
+    pub fn last_transmit_gso(&self) -> Option<u16> {
+        (self.last_gso != 0).then_some(self.last_gso)
+    }
+
     /// Replace the congestion controller ("cubic", "newreno", "reno", "none"); the new one
     /// starts from its initial window.
     pub fn set_congestion_control(&mut self, h: TcpHandle, name: &str) -> Result<(), SocketError> {

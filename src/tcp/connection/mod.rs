@@ -131,8 +131,10 @@ pub struct Connection {
     /// A tail loss probe is owed (RFC 8985 §7.3), and the end of the one outstanding.
     tlp_now: bool,
     tlp_end: Option<SeqNum>,
-    /// Our TSval at the last reduction and whether it was an RTO (Eifel, RFC 3522).
-    eifel: Option<(u32, bool)>,
+    /// The outstanding probe, for its loss detection (RFC 8985 §7.4, `recovery.rs`).
+    tlp: recovery::TlpProbe,
+    /// Eifel detection of the last reduction (RFC 3522, `recovery.rs`).
+    eifel: Option<recovery::Eifel>,
     /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
     /// window of the last ECE reaction; the arriving segment was CE; the last one sent is ECT.
     /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
@@ -143,6 +145,8 @@ pub struct Connection {
     ecn_recover: Option<SeqNum>,
     rx_ce: bool,
     tx_ect: bool,
+    /// Payload bytes per segment of the super-segment being written (0: a plain segment).
+    tx_gso: u16,
     /// The segment being written starts at or beyond SND.MAX (not a retransmission).
     tx_fresh: bool,
     /// Pacing (`pace.rs`): the clock, data segments sent, and the release we wait for.
@@ -165,6 +169,9 @@ pub struct Connection {
     ack_now: bool,
     /// Bytes received in order and not yet acknowledged (delayed ACK, RFC 9293 §3.8.6.3).
     unacked_bytes: u32,
+    /// Out-of-order segments not yet answered by a pure duplicate ACK: several arriving in
+    /// one batch (before `poll_transmit`) each get their own (RFC 5681 §4.2).
+    dupacks_owed: u8,
     retransmit_first: bool,
     probe_now: bool,
     keepalive_probe: bool,
@@ -181,6 +188,8 @@ pub struct Connection {
     read_shut: bool,
     /// Listener that created this connection, until it is accepted.
     pub listener: Option<TcpHandle>,
+    /// In SYN-RECEIVED, on the listener's `blocked` list (its ACK found the accept queue full).
+    pub accept_blocked: bool,
     /// Opened passively (RFC 9293 §3.10.7.4: an RST in SYN-RECEIVED returns to LISTEN).
     pub passive: bool,
     /// Something a blocked caller may wait for changed.
@@ -271,6 +280,7 @@ impl Connection {
             rtx_kind: recovery::RtxKind::Rto,
             tlp_now: false,
             tlp_end: None,
+            tlp: recovery::TlpProbe::default(),
             eifel: None,
             dsack_out: None,
             ecn_ok: false,
@@ -279,6 +289,7 @@ impl Connection {
             ecn_recover: None,
             rx_ce: false,
             tx_ect: false,
+            tx_gso: 0,
             tx_fresh: false,
             pacer: Default::default(),
             segs_out: 0,
@@ -290,6 +301,7 @@ impl Connection {
             last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
             last_oow_ack: None,
+            dupacks_owed: 0,
             ack_now: false,
             unacked_bytes: 0,
             retransmit_first: false,
@@ -302,6 +314,7 @@ impl Connection {
             orphan: false,
             read_shut: false,
             listener: None,
+            accept_blocked: false,
             passive: false,
             notify: false,
             scheduled: None,
