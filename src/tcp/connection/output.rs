@@ -1,8 +1,9 @@
 //! What to send next (RFC 9293 §3.8, §3.10.7): at most one segment per call, in priority order
 //! RST, SYN / SYN,ACK, fast retransmission, zero-window probe, data and FIN, keep-alive probe,
 //! pure ACK. Data obeys min(cwnd, SND.WND) (RFC 5681 §3.1), Nagle (RFC 896), sender-side SWS
-//! avoidance (§3.8.6.2.1) and, when on, pacing (`pace.rs`); the window we advertise obeys receiver-side SWS avoidance
-//! (§3.8.6.2.2) and never moves its right edge back. Read next: `timers.rs`.
+//! avoidance (§3.8.6.2.1) and, when on, pacing (`pace.rs`); the window we advertise obeys
+//! receiver-side SWS avoidance (§3.8.6.2.2) and never moves its right edge back.
+//! Read next: `timers.rs`.
 
 use super::{Connection, SACK_BLOCKS_SENT, TS_OPTION_LEN};
 use crate::tcp::TcpStats;
