@@ -12,8 +12,9 @@
 //! Linux `tcp_tso_autosize()` (`sk_pacing_shift` 10 ≈ 1 ms, `tcp_min_tso_segs` 2, 64 KiB GSO)
 //! — so a flow at several Gbit/s wakes once per quantum, not once per segment. The pacing
 //! clock is the earliest departure of the next quantum (Linux's EDT `tcp_wstamp_ns`); every
-//! byte sent moves it by bytes/rate. It may lag `now` by at most half a quantum: a late timer
-//! is made up for, idle time is not banked (Linux `tcp_update_skb_after_send()`).
+//! byte sent moves it by bytes/rate. It may lag `now` by at most half a quantum (1 ms when
+//! the cap shortens the quantum below that): a late timer is made up for, idle time is not
+//! banked (Linux `tcp_update_skb_after_send()`).
 //! Read next: `connection/output.rs` (where the gate sits).
 
 use crate::time::{Duration, Instant};
@@ -71,10 +72,14 @@ impl Pacer {
             return false;
         }
         let q = quantum(rate, smss);
-        // At most half a quantum of lateness is made up for (no banking of idle time).
-        self.clock_ns = self
-            .clock_ns
-            .max(now_ns.saturating_sub(ns_for(q, rate) / 2));
+        // At most half a quantum of lateness is made up for (no banking of idle time); when
+        // the 64 KiB cap makes a quantum shorter than 1 ms, up to 1 ms (the driver's wake-up
+        // latency would otherwise cost rate at tens of Gbit/s).
+        let mut lag = ns_for(q, rate) / 2;
+        if q >= MAX_QUANTUM {
+            lag = lag.max(1_000_000);
+        }
+        self.clock_ns = self.clock_ns.max(now_ns.saturating_sub(lag));
         self.credit = q;
         true
     }
@@ -167,6 +172,23 @@ mod tests {
         assert!(!p.ready(t, r, MSS));
         let wait = p.release_at() - t;
         assert!(wait >= Duration::from_micros(4166) && wait <= Duration::from_micros(4167));
+    }
+
+    #[test]
+    fn at_the_64k_cap_a_late_clock_catches_up_one_ms() {
+        // 10 Gbit/s: 64 KiB quanta every 52.4 µs; a wake-up 1 ms late may send 1 ms of data
+        // (about 19 quanta) at once, then the clock holds again.
+        let r = 1_250_000_000;
+        let mut p = Pacer::default();
+        let now = Instant::from_secs(1);
+        let mut n = 0;
+        while p.ready(now, r, MSS) {
+            p.on_send(MAX_QUANTUM, r);
+            n += 1;
+            assert!(n < 100);
+        }
+        assert!((19..=20).contains(&n), "{n} quanta");
+        assert!(p.release_at() > now && p.release_at() <= now + Duration::from_micros(53));
     }
 
     #[test]
