@@ -1,6 +1,6 @@
 # tunstack: `make demo` and `make test` are all a fresh machine needs.
 CARGO ?= cargo
-.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean fuzz fuzz-short soak bench-loss bench-loss-tun bench
+.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean fuzz fuzz-short soak bench-loss bench-loss-tun bench-pacing bench
 
 all: build
 
@@ -70,3 +70,7 @@ bench-loss:
 bench-loss-tun:
 	$(CARGO) build --release
 	@python3 tools/bench-loss/tun.py
+
+# Pacing on vs off in the simulator (docs/loss-recovery.md, "Pacing"); BENCH_SECS=n.
+bench-pacing:
+	$(CARGO) run --release --example bench-pacing

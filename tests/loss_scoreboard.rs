@@ -1,6 +1,6 @@
 // RFC 6675 §3-4 (scoreboard, IsLost, SetPipe, NextSeg), RFC 2018 §4-8 (SACK blocks, reneging),
 // RFC 2883 §4 (D-SACK), RFC 8985 §6.2 (RACK marking): the sender's scoreboard as event sequences.
-use tunstack::tcp::sack::{Delivery, Scoreboard};
+use tunstack::tcp::sack::{Ambiguity, Delivery, Scoreboard};
 use tunstack::tcp::seq::SeqNum;
 use tunstack::time::{Duration, Instant};
 
@@ -147,7 +147,12 @@ fn rack_marks_by_send_time_with_a_reorder_window() {
     // 40 ms, reo_wnd 10 ms: lost at 0 + 40 + 10 = 50 ms, not before.
     let mut sb = board();
     sack(&mut sb, &[(5, 6)]);
-    let rack = (Instant::from_millis(5), s(6));
+    let rack = sb
+        .segments()
+        .find(|g| g.start == s(5))
+        .map(|g| g.sent())
+        .expect("segment 5");
+    assert_eq!(rack.xmit_ts, Instant::from_millis(5));
     let rtt = Duration::from_millis(40);
     let wnd = Duration::from_millis(10);
     let (n, wait) = sb.mark_lost_rack(Instant::from_millis(45), rack, rtt, wnd);
@@ -182,9 +187,59 @@ fn cumulative_ack_delivers_and_detects_reordering() {
     // highest SACKed one was reordered, not lost.
     let mut sb = board();
     let d = sack(&mut sb, &[(1, 3)]);
-    assert_eq!(d.newest, Some((Instant::from_millis(2), s(3))));
+    let n = d.newest.expect("newest");
+    assert_eq!((n.xmit_ts, n.end), (Instant::from_millis(2), s(3)));
     let mut d = Delivery::default();
     sb.on_cum_ack(s(3), Instant::from_millis(51), Duration::ZERO, &mut d);
     assert!(d.reordered);
     assert_eq!(sb.len(), 7);
+}
+
+#[test]
+fn rack_orders_by_transmission_not_by_sequence_in_one_tick() {
+    // RFC 8985 §6.2 RACK_sent_after: in one tick (20 ms) new data 10 and 11 go out, then the
+    // resend of segment 0, then 12. RACK.xmit_ts from segment 11 (sent before the resend)
+    // must not mark the resend lost although 11 ends at a higher sequence number; from 12
+    // (sent after it), with RACK.rtt 30 ms passed, it does.
+    let mut sb = board();
+    let t = Instant::from_millis(20);
+    sb.on_transmit(s(10), s(11), t);
+    sb.on_transmit(s(11), s(12), t);
+    sb.on_transmit(s(0), s(1), t); // the resend, last in this tick
+    sb.on_transmit(s(12), s(13), t);
+    let newest = |sb: &Scoreboard, k: u32| {
+        sb.segments()
+            .find(|g| g.start == s(k))
+            .map(|g| g.sent())
+            .expect("segment")
+    };
+    let rtt = Duration::from_millis(30);
+    let now = Instant::from_millis(50);
+    let before = newest(&sb, 11);
+    sb.mark_lost_rack(now, before, rtt, Duration::ZERO);
+    assert!(sb.segments().all(|g| !(g.start == s(0) && g.lost)));
+    let after = newest(&sb, 12);
+    sb.mark_lost_rack(now, after, rtt, Duration::ZERO);
+    assert_eq!(sb.next_lost(), Some((s(0), MSS)));
+}
+
+#[test]
+fn an_ack_echoing_the_original_does_not_time_the_resend() {
+    // RFC 8985 §6.2 step 2: segment 0 (sent at 0 ms) is resent at 100 ms; a cumulative ACK at
+    // 130 ms comes 30 ms after the resend (more than min_RTT 20 ms, so the time test passes)
+    // but echoes TSval 5 ms: it acknowledges the original, and RACK must not take the resend's
+    // send time (RACK.rtt would be 30 ms instead of 130). Echoing 100 ms, it may.
+    for (echo, timed) in [(5u32, false), (100, true)] {
+        let mut sb = board();
+        sb.on_transmit(s(0), s(1), Instant::from_millis(100));
+        let mut d = Delivery::default();
+        let amb = Ambiguity {
+            min_rtt: Duration::from_millis(20),
+            echo_ms: Some(echo),
+        };
+        sb.on_cum_ack(s(1), Instant::from_millis(130), amb, &mut d);
+        let got = d.newest.map(|n| n.xmit_ts);
+        let want = timed.then_some(Instant::from_millis(100));
+        assert_eq!(got, want, "echo {echo} ms");
+    }
 }

@@ -43,6 +43,11 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
             "--msl: smoltcp's TIME-WAIT is fixed (10 s); --msl works only with --stack ours".into(),
         );
     }
+    if a.tun.pacing.as_deref() == Some("on") {
+        usage_error(
+            "--pacing on: smoltcp does not pace; --pacing works only with --stack ours".into(),
+        );
+    }
     if a.tun.trace.is_some() || !a.emu.impair.is_empty() || a.emu.impair_file.is_some() {
         usage_error("--trace, --impair, --impair-file: only with --stack ours".into());
     }
@@ -92,12 +97,14 @@ pub(super) fn up(a: UpArgs) -> ExitCode {
     });
     let smol = smol_config(&a, seed);
     let (addr, prefix) = a.tun.addr;
-    let dev = match TunDevice::open(&TunOptions {
+    // The reference stays one packet per syscall (smoltcp has no segmentation offload).
+    let opts = TunOptions {
         name: a.tun.tun.clone(),
         host_addr: a.tun.host_addr,
         prefix_len: prefix,
         mtu: a.tun.mtu as usize,
-    }) {
+    };
+    let dev = match TunDevice::open_with(&opts, false) {
         Ok(d) => d,
         Err(DeviceError::NoPrivilege(msg)) => {
             eprintln!("tunstack: {msg}");

@@ -9,7 +9,7 @@
 //! never later than the RTO (§7.2). The scoreboard (`sack.rs`) does the marking.
 //! Read next: `prr.rs`.
 
-use super::sack::DUP_THRESH;
+use super::sack::{DUP_THRESH, Sent};
 use super::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ pub const REO_WND_PERSIST: u32 = 16;
 #[derive(Clone, Debug, Default)]
 pub struct Rack {
     /// RACK.xmit_ts and RACK.end_seq of the most recently sent delivered segment.
-    pub newest: Option<(Instant, SeqNum)>,
+    pub newest: Option<Sent>,
     /// RACK.rtt: the RTT of that segment.
     pub rtt: Duration,
     pub min_rtt: Option<Duration>,
@@ -35,14 +35,11 @@ pub struct Rack {
 }
 
 impl Rack {
-    /// §6.2 step 2: a delivered segment (xmit_ts, end) newer than RACK's.
-    pub fn update(&mut self, now: Instant, newest: (Instant, SeqNum)) {
-        let rtt = now - newest.0;
+    /// §6.2 step 2: the most recently sent segment this ACK delivered.
+    pub fn update(&mut self, now: Instant, newest: Sent) {
+        let rtt = now - newest.xmit_ts;
         self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
-        let newer = self
-            .newest
-            .is_none_or(|(t, e)| newest.0 > t || (newest.0 == t && newest.1.gt(e)));
-        if newer {
+        if self.newest.is_none_or(|n| newest.after(&n)) {
             self.newest = Some(newest);
             self.rtt = rtt;
         }
@@ -105,11 +102,20 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// The `order`-th transmission, at `at_ms`, ending at `end`.
+    fn sent(at_ms: u64, order: u64, end: u32) -> Sent {
+        Sent {
+            xmit_ts: Instant::from_millis(at_ms),
+            order,
+            end: SeqNum(end),
+        }
+    }
+
     #[test]
     fn reorder_window_is_a_quarter_of_min_rtt() {
         // RFC 8985 §6.2 step 4: reo_wnd = min(reo_wnd_mult · min_RTT / 4, SRTT).
         let mut r = Rack::default();
-        r.update(Instant::from_millis(100), (Instant::ZERO, SeqNum(1000)));
+        r.update(Instant::from_millis(100), sent(0, 1, 1000));
         assert_eq!(r.min_rtt, Some(ms(100)));
         assert_eq!(r.reo_wnd(false, 0, ms(120)), ms(25));
         // In recovery or with DupThresh SACKed segments and no reordering seen: zero.
@@ -141,16 +147,15 @@ mod tests {
     #[test]
     fn newest_delivered_segment_wins() {
         let mut r = Rack::default();
-        r.update(
-            Instant::from_millis(50),
-            (Instant::from_millis(10), SeqNum(2000)),
-        );
-        r.update(
-            Instant::from_millis(60),
-            (Instant::from_millis(5), SeqNum(1000)),
-        );
-        assert_eq!(r.newest, Some((Instant::from_millis(10), SeqNum(2000))));
+        r.update(Instant::from_millis(50), sent(10, 2, 2000));
+        r.update(Instant::from_millis(60), sent(5, 1, 1000));
+        assert_eq!(r.newest, Some(sent(10, 2, 2000)));
         assert_eq!(r.rtt, ms(40));
         assert_eq!(r.min_rtt, Some(ms(40)));
+        // §6.2 RACK_sent_after: in one clock tick the later transmission wins, even with a
+        // lower sequence number (a retransmission sent after new data).
+        r.update(Instant::from_millis(80), sent(20, 4, 1000));
+        r.update(Instant::from_millis(80), sent(20, 3, 9000));
+        assert_eq!(r.newest, Some(sent(20, 4, 1000)));
     }
 }

@@ -12,10 +12,31 @@ use std::collections::VecDeque;
 use super::seq::SeqNum;
 use crate::time::{Duration, Instant};
 
-/// Most records kept (a peer SACKing one-byte islands cannot make us split without bound).
-pub const MAX_RECORDS: usize = 4096;
+/// Most records kept (a peer SACKing one-byte islands cannot make us split without bound;
+/// 32 bytes each). A full board cannot split a record a SACK block covers in part, and RACK
+/// then resends all of it: 4096 was less than one window of 100 Mbit/s × 400 ms (3500
+/// segments, more records with holes) and cost thousands of spurious retransmissions.
+pub const MAX_RECORDS: usize = 16384;
 /// RFC 6675 §2: DupThresh = 3.
 pub const DUP_THRESH: u32 = 3;
+
+/// One transmission as RACK orders them (RFC 8985 §6.2 RACK_sent_after): its time, and its
+/// place in the send order. The RFC breaks ties of equal timestamps by end sequence number,
+/// which is wrong for a retransmission sent in the same clock tick as (after) new data; the
+/// transmission counter is the finer clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub xmit_ts: Instant,
+    pub order: u64,
+    pub end: SeqNum,
+}
+
+impl Sent {
+    /// RACK_sent_after(self, other).
+    pub fn after(&self, other: &Sent) -> bool {
+        self.order > other.order
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SentSeg {
@@ -23,6 +44,8 @@ pub struct SentSeg {
     pub end: SeqNum,
     /// When it was last (re)transmitted (RACK's Segment.xmit_ts, RFC 8985 §5.2).
     pub xmit_ts: Instant,
+    /// The scoreboard's transmission count at that send (the send order).
+    pub order: u64,
     /// Retransmitted at least once.
     pub retrans: bool,
     /// Retransmitted in the current recovery episode (RFC 6675 HighRxt, per segment).
@@ -36,6 +59,14 @@ impl SentSeg {
     pub fn bytes(&self) -> u32 {
         self.end.since(self.start)
     }
+
+    pub fn sent(&self) -> Sent {
+        Sent {
+            xmit_ts: self.xmit_ts,
+            order: self.order,
+            end: self.end,
+        }
+    }
 }
 
 /// What one ACK delivered (cumulatively or by SACK).
@@ -43,13 +74,33 @@ impl SentSeg {
 pub struct Delivery {
     /// Bytes newly SACKed (PRR's DeliveredData adds the cumulative part, RFC 6937 §3).
     pub sacked: u32,
-    /// The most recently sent segment delivered whose timing is unambiguous: (xmit_ts, end).
-    pub newest: Option<(Instant, SeqNum)>,
+    /// The most recently sent segment delivered whose timing is unambiguous.
+    pub newest: Option<Sent>,
     /// A never-retransmitted segment was delivered below the highest SACKed one (RFC 8985
     /// §6.2 step 3: reordering).
     pub reordered: bool,
     /// The ACK carried a D-SACK block (RFC 2883).
     pub dsack: bool,
+    /// That block.
+    pub dsack_block: Option<(SeqNum, SeqNum)>,
+}
+
+/// What tells whether an ACK of a retransmitted segment may be for an earlier copy (RFC 8985
+/// §6.2 step 2): RACK.min_rtt, and the ACK's TSecr as milliseconds of our clock (TSecr minus
+/// our timestamp offset) when timestamps are on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ambiguity {
+    pub min_rtt: Duration,
+    pub echo_ms: Option<u32>,
+}
+
+impl From<Duration> for Ambiguity {
+    fn from(min_rtt: Duration) -> Self {
+        Ambiguity {
+            min_rtt,
+            echo_ms: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -57,6 +108,8 @@ pub struct Scoreboard {
     segs: VecDeque<SentSeg>,
     /// Highest SACKed (or cumulatively acknowledged) sequence number: RACK.fack.
     fack: Option<SeqNum>,
+    /// Transmissions so far (`SentSeg::order`).
+    sends: u64,
 }
 
 impl Scoreboard {
@@ -101,12 +154,15 @@ impl Scoreboard {
         if !start.lt(end) {
             return;
         }
+        self.sends += 1;
+        let order = self.sends;
         let last_end = self.segs.back().map(|s| s.end);
         if last_end.is_none_or(|e| start.ge(e)) {
             let fresh = SentSeg {
                 start,
                 end,
                 xmit_ts: now,
+                order,
                 retrans: false,
                 rtx_episode: false,
                 sacked: false,
@@ -117,6 +173,7 @@ impl Scoreboard {
                 Some(b) if full && b.end == start => {
                     b.end = end;
                     b.xmit_ts = now;
+                    b.order = order;
                 }
                 _ => self.segs.push_back(fresh),
             }
@@ -131,6 +188,7 @@ impl Scoreboard {
                 break;
             }
             s.xmit_ts = now;
+            s.order = order;
             s.retrans = true;
             s.rtx_episode = true;
             s.lost = false;
@@ -138,19 +196,27 @@ impl Scoreboard {
         if let Some(e) = last_end
             && end.gt(e)
         {
+            self.sends -= 1; // the same transmission
             self.on_transmit(e, end, now);
         }
     }
 
-    /// SND.UNA advanced to `una`: drop what it covers. `min_rtt` decides whether a
-    /// retransmitted segment's delivery is ambiguous (RFC 8985 §6.2 step 2).
-    pub fn on_cum_ack(&mut self, una: SeqNum, now: Instant, min_rtt: Duration, d: &mut Delivery) {
+    /// SND.UNA advanced to `una`: drop what it covers. `amb` decides whether a retransmitted
+    /// segment's delivery is ambiguous (RFC 8985 §6.2 step 2).
+    pub fn on_cum_ack(
+        &mut self,
+        una: SeqNum,
+        now: Instant,
+        amb: impl Into<Ambiguity>,
+        d: &mut Delivery,
+    ) {
+        let amb = amb.into();
         while let Some(s) = self.segs.front().copied() {
             if s.start.ge(una) {
                 break;
             }
             if !s.sacked {
-                self.delivered(&s, now, min_rtt, d);
+                self.delivered(&s, now, amb, true, d);
             }
             if s.end.le(una) {
                 self.segs.pop_front();
@@ -164,20 +230,30 @@ impl Scoreboard {
         }
     }
 
-    fn delivered(&self, s: &SentSeg, now: Instant, min_rtt: Duration, d: &mut Delivery) {
-        // RFC 8985 §6.2 step 2: skip a retransmission acknowledged sooner than min_RTT (the ACK
-        // is likely for the original).
-        if s.retrans && now - s.xmit_ts < min_rtt {
-            return;
-        }
+    /// RFC 8985 §6.2 steps 2-3 for one newly delivered segment (`cum`: by the cumulative ACK).
+    fn delivered(&self, s: &SentSeg, now: Instant, amb: Ambiguity, cum: bool, d: &mut Delivery) {
+        // Step 3: an original delivered below RACK.fack as it was before this ACK (the RFC's
+        // ascending walk gives exactly that) was reordered.
         if !s.retrans && self.fack.is_some_and(|f| s.end.lt(f)) {
             d.reordered = true;
         }
-        let newer = d
-            .newest
-            .is_none_or(|(t, e)| s.xmit_ts > t || (s.xmit_ts == t && s.end.gt(e)));
-        if newer {
-            d.newest = Some((s.xmit_ts, s.end));
+        // Step 2: skip a retransmission whose ACK may be for an earlier copy: acknowledged
+        // sooner than min_RTT after the resend, or (cumulative ACKs only: the receiver echoes
+        // the TSval of the segment that advanced RCV.NXT, RFC 7323 §4.3, not that of an
+        // out-of-order one) echoing a timestamp older than the resend.
+        if s.retrans {
+            let soon = now - s.xmit_ts < amb.min_rtt;
+            let sent_ms = s.xmit_ts.total_millis() as u32;
+            let older_echo = cum
+                && amb
+                    .echo_ms
+                    .is_some_and(|e| (e.wrapping_sub(sent_ms) as i32) < 0);
+            if soon || older_echo {
+                return;
+            }
+        }
+        if d.newest.is_none_or(|n| s.sent().after(&n)) {
+            d.newest = Some(s.sent());
         }
     }
 
@@ -188,9 +264,11 @@ impl Scoreboard {
         una: SeqNum,
         snd_max: SeqNum,
         now: Instant,
-        min_rtt: Duration,
+        amb: impl Into<Ambiguity>,
         d: &mut Delivery,
     ) {
+        let amb = amb.into();
+        let mut fack = self.fack;
         let list: Vec<(SeqNum, SeqNum)> = blocks.iter().flatten().copied().collect();
         for (i, &(l, r)) in list.iter().enumerate() {
             if i == 0 {
@@ -199,6 +277,7 @@ impl Scoreboard {
                 let inside_second = list.get(1).is_some_and(|&(l2, r2)| l2.le(l) && r.le(r2));
                 if r.le(una) || inside_second {
                     d.dsack = true;
+                    d.dsack_block = Some((l, r));
                     continue;
                 }
             }
@@ -222,12 +301,13 @@ impl Scoreboard {
             }
             for s in newly {
                 d.sacked += s.bytes();
-                self.delivered(&s, now, min_rtt, d);
+                self.delivered(&s, now, amb, false, d);
             }
-            if self.fack.is_none_or(|f| f.lt(r)) {
-                self.fack = Some(r);
+            if fack.is_none_or(|f| f.lt(r)) {
+                fack = Some(r);
             }
         }
+        self.fack = fack;
     }
 
     /// RFC 2018 §8 / RFC 6675 §5.1: forget SACK marks (after an RTO, or when the receiver
@@ -253,12 +333,33 @@ impl Scoreboard {
         }
     }
 
-    /// Mark everything outstanding and not SACKed as lost (RFC 8985 §6.3 after an RTO).
+    /// Mark everything outstanding and not SACKed as lost (RFC 6675 §5.1 after an RTO).
     pub fn mark_all_lost(&mut self) {
         for s in &mut self.segs {
             if !s.sacked {
                 s.lost = true;
             }
+        }
+    }
+
+    /// RFC 8985 §6.3 after an RTO: the first outstanding segment is lost, and every other one
+    /// not SACKed that was sent at least `wait` (RACK.rtt + reo_wnd) ago; later ones may still
+    /// arrive. Returns how many are marked.
+    pub fn mark_lost_on_rto(&mut self, now: Instant, wait: Duration) -> u32 {
+        let mut marked = 0;
+        for (i, s) in self.segs.iter_mut().enumerate() {
+            if !s.sacked && !s.lost && (i == 0 || s.xmit_ts + wait <= now) {
+                s.lost = true;
+                marked += 1;
+            }
+        }
+        marked
+    }
+
+    /// The losses were spurious (RFC 3522 / RFC 5682 undo): nothing is deemed lost any more.
+    pub fn clear_lost(&mut self) {
+        for s in &mut self.segs {
+            s.lost = false;
         }
     }
 
@@ -297,17 +398,13 @@ impl Scoreboard {
     pub fn mark_lost_rack(
         &mut self,
         now: Instant,
-        rack: (Instant, SeqNum),
+        rack: Sent,
         rtt: Duration,
         reo_wnd: Duration,
     ) -> (u32, Option<Duration>) {
         let (mut marked, mut timeout) = (0u32, None::<Duration>);
         for s in &mut self.segs {
-            if s.sacked || s.lost {
-                continue;
-            }
-            let sent_before = s.xmit_ts < rack.0 || (s.xmit_ts == rack.0 && s.end.lt(rack.1));
-            if !sent_before {
+            if s.sacked || s.lost || !rack.after(&s.sent()) {
                 continue;
             }
             let deadline = s.xmit_ts + rtt + reo_wnd;

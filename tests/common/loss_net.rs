@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use tunstack::link::TcpEndpoint;
@@ -52,6 +52,8 @@ pub struct SegInfo {
     pub fin: bool,
     /// 1 for the first transmission of this offset, 2 for the first retransmission, ...
     pub nth: u32,
+    /// When A sent it (before the bottleneck).
+    pub at: Instant,
 }
 
 /// The sending side of one flow (on A).
@@ -126,6 +128,11 @@ pub struct Net<A: TcpEndpoint, B: TcpEndpoint> {
     pub queue_drops: u64,
     pub random_drops: u64,
     pub filter_drops: u64,
+    /// Retransmissions of a segment an earlier copy of which got through (the receiver
+    /// already has it or will: it answers with a D-SACK, RFC 2883).
+    pub spurious: u64,
+    /// (flow, offset) of every data segment that got through at least once.
+    passed: HashSet<(usize, u64)>,
     /// The byte pattern (period 251) precomputed, and the receive buffer.
     pat: Vec<u8>,
     chunk: Vec<u8>,
@@ -184,6 +191,8 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
             queue_drops: 0,
             random_drops: 0,
             filter_drops: 0,
+            spurious: 0,
+            passed: HashSet::new(),
             pat: (0..65536 + 251).map(pattern).collect(),
             chunk: vec![0u8; 65536],
         }
@@ -293,6 +302,7 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
             len,
             fin,
             nth: *nth,
+            at: self.now,
         })
     }
 
@@ -304,7 +314,8 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
             progress = true;
             let mut bytes = buf[..n].to_vec();
             let mut extra = Duration::ZERO;
-            if let Some(info) = self.classify(&bytes)
+            let info = self.classify(&bytes);
+            if let Some(info) = info
                 && let Some(f) = self.filter.as_mut()
             {
                 match f(&info) {
@@ -335,6 +346,11 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
                 let tx = (n as u64 * 8 * 1_000_000).div_ceil(self.path.rate_bps);
                 self.link_free = start + Duration::from_micros(tx);
                 depart = self.link_free;
+            }
+            if let Some(i) = info
+                && !self.passed.insert((i.flow, i.offset))
+            {
+                self.spurious += 1;
             }
             self.order += 1;
             self.wire.push(Reverse(Pkt {
@@ -374,6 +390,9 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
                     } else {
                         self.a.handle_packet(self.now, &p.bytes);
                     }
+                    // Answer each packet before the next one of the same instant (a stack
+                    // ACKs every second segment, not once per batch).
+                    self.transmit();
                     progress = true;
                 }
                 if !progress {

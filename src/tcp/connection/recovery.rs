@@ -14,7 +14,7 @@ use crate::tcp::TcpStats;
 use crate::tcp::config::Recovery;
 use crate::tcp::prr::Prr;
 use crate::tcp::rack;
-use crate::tcp::sack::Delivery;
+use crate::tcp::sack::{Ambiguity, Delivery};
 use crate::tcp::segment::Segment;
 use crate::tcp::seq::SeqNum;
 use crate::tcp::timer::Timer;
@@ -29,6 +29,27 @@ pub(crate) enum RtxKind {
     Tlp,
     /// RFC 8985 §6.3: RACK's reordering timer.
     Reorder,
+}
+
+/// RFC 3522 §3.2 Eifel detection for the last reduction: armed by the reduction, it learns
+/// RetransmitTS when the first retransmission goes out; the first ACK for it decides.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Eifel {
+    /// (RetransmitTS, the retransmitted segment's start), once sent.
+    sent: Option<(u32, SeqNum)>,
+    /// The reduction was an RTO.
+    rto: bool,
+}
+
+/// RFC 8985 §7.4: what the outstanding tail loss probe was.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TlpProbe {
+    /// The probe is owed: the next segment sent is it.
+    pending: bool,
+    /// TLP.is_retrans: the probe resent data (no new data could go).
+    retrans: bool,
+    /// FlightSize when it was sent (the reduction if it repaired a loss).
+    flight: u32,
 }
 
 /// An ACK's SACK information, taken before SND.UNA moves.
@@ -75,6 +96,12 @@ impl Connection {
         self.rec_end.is_some()
     }
 
+    /// Fast recovery or the loss recovery after an RTO (RFC 8985 §6.2 step 4: "Fast or RTO
+    /// recovery").
+    fn lr_any_recovery(&self) -> bool {
+        self.rec_end.is_some() || self.rto_recover.is_some()
+    }
+
     /// Read the ACK's cumulative point and SACK blocks into the scoreboard (RFC 2018 §5).
     pub(crate) fn lr_read_sack(&mut self, now: Instant, seg: &Segment<'_>) -> AckInfo {
         let mut info = AckInfo {
@@ -85,14 +112,21 @@ impl Connection {
         if !self.sack_ok {
             return info;
         }
-        let min_rtt = self.rack.min_rtt.unwrap_or(Duration::ZERO);
+        let amb = Ambiguity {
+            min_rtt: self.rack.min_rtt.unwrap_or(Duration::ZERO),
+            echo_ms: seg
+                .options
+                .timestamps
+                .filter(|&(_, ecr)| self.ts_ok && ecr != 0)
+                .map(|(_, ecr)| ecr.wrapping_sub(self.ts_offset)),
+        };
         if seg.ack.gt(self.snd_una) {
-            self.sb.on_cum_ack(seg.ack, now, min_rtt, &mut info.d);
+            self.sb.on_cum_ack(seg.ack, now, amb, &mut info.d);
         }
         let una = self.snd_una.max(seg.ack);
         let blocks = seg.options.sack_blocks;
         self.sb
-            .on_sack_blocks(&blocks, una, self.snd_max, now, min_rtt, &mut info.d);
+            .on_sack_blocks(&blocks, una, self.snd_max, now, amb, &mut info.d);
         info
     }
 
@@ -124,10 +158,14 @@ impl Connection {
             self.sb.clear_sacks();
         }
         if self.rto_recover.is_some_and(|r| self.snd_una.ge(r)) {
+            // The RTO recovery ended (RFC 8985 §6.2 step 4 counts it like a fast recovery).
             self.rto_recover = None;
+            self.rack.on_recovery_end();
         }
-        if self.tlp_end.is_some_and(|e| self.snd_una.ge(e)) {
-            self.tlp_end = None;
+        if let Some(e) = self.tlp_end
+            && self.snd_una.ge(e)
+        {
+            self.lr_tlp_acked(now, e, d);
         }
         if let Some(end) = self.rec_end
             && self.snd_una.ge(end)
@@ -163,7 +201,7 @@ impl Connection {
             let srtt = self.rtt.srtt.unwrap_or(self.rack.rtt);
             let reo = self
                 .rack
-                .reo_wnd(self.lr_in_recovery(), self.sb.sacked_segments(), srtt);
+                .reo_wnd(self.lr_any_recovery(), self.sb.sacked_segments(), srtt);
             let (_, wait) = self.sb.mark_lost_rack(now, newest, self.rack.rtt, reo);
             self.rack_timeout = wait;
         } else if self.sb.mark_lost_dupthresh(self.smss) == 0 && self.dupacks >= 3 {
@@ -199,20 +237,47 @@ impl Connection {
         }
     }
 
-    /// A reduction happened (recovery or RTO): remember our timestamp for Eifel detection
-    /// (RFC 3522 §2: an ACK echoing an older TSval shows the retransmission was spurious).
-    pub(crate) fn lr_note_reduction(&mut self, now: Instant, rto: bool) {
+    /// A reduction happened (recovery or RTO): arm Eifel detection (RFC 3522 §2: an ACK of the
+    /// retransmission echoing an older TSval shows the original arrived).
+    pub(crate) fn lr_note_reduction(&mut self, _now: Instant, rto: bool) {
         if self.cfg.undo && self.ts_ok {
-            self.eifel = Some((self.ts_now(now), rto));
+            self.eifel = Some(Eifel { sent: None, rto });
         }
     }
 
-    /// RFC 3522 §2-3: the first ACK after the retransmission echoes a timestamp older than it:
-    /// the original arrived; undo the reduction (and, after an RTO, stop resending).
+    /// A retransmission of [seq, ..) went out: the first after a reduction gives RetransmitTS
+    /// (RFC 3522 §3.2 step 1). Eifel assumes it resends the oldest outstanding segment (§1);
+    /// when it does not (SACK recovery starting at a hole above SND.UNA), the next ACK would
+    /// be for another segment and tell nothing: no detection for this reduction.
+    fn lr_eifel_on_retransmit(&mut self, now: Instant, seq: SeqNum) {
+        let ts = self.ts_now(now);
+        let una = self.snd_una;
+        if let Some(e) = &mut self.eifel
+            && e.sent.is_none()
+        {
+            if seq == una {
+                e.sent = Some((ts, seq));
+            } else {
+                self.eifel = None;
+            }
+        }
+    }
+
+    /// RFC 3522 §3.2 steps 2-4: the first ACK of the retransmitted segment echoes a timestamp
+    /// older than RetransmitTS: the original arrived; undo the reduction and stop resending
+    /// what was marked lost (it was not).
     pub(crate) fn lr_check_spurious(&mut self, seg: &Segment<'_>, stats: &mut TcpStats) {
-        let Some((ts, rto)) = self.eifel.take() else {
+        let Some(Eifel {
+            sent: Some((ts, seq)),
+            rto,
+        }) = self.eifel
+        else {
             return;
         };
+        if !seg.ack.gt(seq) {
+            return;
+        }
+        self.eifel = None;
         let Some((_, ecr)) = seg.options.timestamps else {
             return;
         };
@@ -222,6 +287,7 @@ impl Connection {
             self.rec_end = None;
             self.prr = None;
             self.rto_recover = None;
+            self.sb.clear_lost();
             if rto {
                 self.snd_nxt = self.snd_max;
             }
@@ -260,6 +326,22 @@ impl Connection {
             && self.state.is_synchronized()
     }
 
+    /// RFC 8985 §7.4.2 TLP_process_ack: the ACK covers the probe (TLP.end_seq). A probe of
+    /// new data, or a resend the receiver reports as a duplicate (a D-SACK ending at
+    /// TLP.end_seq), repaired nothing; otherwise the resend repaired a tail loss that no
+    /// other mechanism saw, and congestion control must still reduce the window (once).
+    fn lr_tlp_acked(&mut self, now: Instant, end: SeqNum, d: Delivery) {
+        self.tlp_end = None;
+        let probe = std::mem::take(&mut self.tlp);
+        let redundant = d.dsack_block.is_some_and(|(_, r)| r == end);
+        if !probe.retrans || redundant || self.lr_any_recovery() {
+            return;
+        }
+        log::debug!("tail loss probe repaired a loss: reduce (RFC 8985 §7.4.2)");
+        self.cc.on_fast_retransmit(now, probe.flight, self.snd_max);
+        self.rtt_probe = None;
+    }
+
     /// The shared timer fired as PTO or reorder timer; false when it is a real RTO.
     pub(crate) fn lr_on_timer(&mut self, now: Instant, stats: &mut TcpStats) -> bool {
         match std::mem::take(&mut self.rtx_kind) {
@@ -268,6 +350,11 @@ impl Connection {
                 // §7.3: send one probe; the RTO takes over.
                 stats.tlp_probes += 1;
                 self.tlp_now = true;
+                self.tlp = TlpProbe {
+                    pending: true,
+                    retrans: false,
+                    flight: self.snd_max.since(self.snd_una),
+                };
                 self.timers.set(Timer::Retransmit, now + self.rtt.rto());
                 true
             }
@@ -287,34 +374,60 @@ impl Connection {
         }
     }
 
-    /// After an RTO: forget SACK marks (RFC 6675 §5.1 / RFC 2018 §8) and leave recovery; RACK
-    /// does not start a new episode until the timeout's data is acknowledged.
-    pub(crate) fn lr_on_rto(&mut self, now: Instant) {
+    /// After an RTO, with SACK (false without: the caller goes back to SND.UNA). The SACK
+    /// marks are kept unless the receiver reneged (RFC 2018 §8; RFC 6675 §5.1 lets a sender
+    /// with a reneging test keep them, as Linux does): the unSACKed segments are marked lost
+    /// (RFC 8985 §6.3 with RACK, all of them with DupThresh), the first is resent at once and
+    /// the rest as the window opens (`lr_next_retransmit`). No fast recovery starts until the
+    /// data sent before the timeout is acknowledged.
+    pub(crate) fn lr_on_rto(&mut self, now: Instant, stats: &mut TcpStats) -> bool {
         if !self.sack_ok {
-            return;
+            return false;
         }
         let first = self.rto_recover.is_none();
-        self.sb.clear_sacks();
+        if self.sb.reneged() {
+            stats.sack_reneged += 1;
+            self.sb.clear_sacks();
+        }
         self.rec_end = None;
         self.prr = None;
         self.tlp_end = None;
         self.rto_recover = Some(self.snd_max);
         self.rtx_kind = RtxKind::Rto;
+        self.sb.start_episode();
+        if self.rack_on() && self.rack.newest.is_some() {
+            let srtt = self.rtt.srtt.unwrap_or(self.rack.rtt);
+            let reo = self.rack.reo_wnd(true, self.sb.sacked_segments(), srtt);
+            self.sb.mark_lost_on_rto(now, self.rack.rtt + reo);
+        } else {
+            self.sb.mark_all_lost();
+        }
         if first {
             self.lr_note_reduction(now, true);
         }
+        true
     }
 
-    /// RFC 6675 §5 NextSeg rule 1: the lowest lost segment, if the allowance permits it.
+    /// RFC 6675 §5 NextSeg rule 1: the lowest lost segment, if the allowance permits it (in
+    /// fast recovery PRR's, after an RTO cwnd − pipe, RFC 6675 §5.1).
     pub(crate) fn lr_next_retransmit(&self, max_payload: u32) -> Option<(SeqNum, u32)> {
-        if !self.sack_ok || !self.lr_in_recovery() {
+        if !self.sack_ok || !self.lr_any_recovery() {
             return None;
         }
         let (start, len) = self.sb.next_lost()?;
         let start = start.max(self.snd_una);
         let len = len.min(max_payload);
-        let room = self.rec_cwnd.saturating_sub(self.sb.pipe());
+        let room = self.lr_allowance().saturating_sub(self.sb.pipe());
         (room >= len.min(self.smss)).then_some((start, len))
+    }
+
+    /// What pipe may reach: PRR's allowance in fast recovery, cwnd otherwise.
+    fn lr_allowance(&self) -> u32 {
+        if self.lr_in_recovery() {
+            self.rec_cwnd
+        } else {
+            self.cc.window()
+        }
     }
 
     /// How much new data may go beyond SND.NXT: in recovery cwnd − pipe (RFC 6675 §5, RFC
@@ -328,8 +441,8 @@ impl Connection {
             .wrapping_add(self.snd_wnd)
             .since(self.snd_nxt)
             .min(self.snd_wnd);
-        if self.lr_in_recovery() {
-            return self.rec_cwnd.saturating_sub(self.sb.pipe()).min(rwnd);
+        if self.lr_any_recovery() {
+            return self.lr_allowance().saturating_sub(self.sb.pipe()).min(rwnd);
         }
         if (1..=2).contains(&self.dupacks) && self.rto_recover.is_none() {
             // RFC 3042 §2: FlightSize may exceed cwnd by up to 2·SMSS.
@@ -346,8 +459,14 @@ impl Connection {
 
     /// Bookkeeping for every data segment sent (scoreboard record, PRR's prr_out).
     pub(crate) fn lr_on_send(&mut self, now: Instant, seq: SeqNum, end: SeqNum, new_data: bool) {
+        if !new_data {
+            self.lr_eifel_on_retransmit(now, seq);
+        }
         if !self.sack_ok {
             return;
+        }
+        if std::mem::take(&mut self.tlp.pending) {
+            self.tlp.retrans = !new_data; // §7.3: TLP.is_retrans
         }
         self.sb.on_transmit(seq, end, now);
         if let Some(p) = &mut self.prr {

@@ -13,6 +13,7 @@ use crate::time::Instant;
 impl Connection {
     /// Fire every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, stats: &mut TcpStats) {
+        self.pace_expired(now);
         for t in self.timers.take_expired(now) {
             match t {
                 Timer::Retransmit => self.on_rto(now, stats),
@@ -78,13 +79,16 @@ impl Connection {
                 self.rtt_probe = None;
                 self.dupacks = 0;
                 self.retransmit_first = false;
-                // RFC 2018 §5: after a timeout, SACK information may be reneged: forget it.
-                self.lr_on_rto(now);
-                if !self.sack_ok {
-                    self.lr_note_reduction(now, true);
-                }
                 self.high_rxt = self.snd_una;
-                self.snd_nxt = self.snd_una;
+                if self.lr_on_rto(now, stats) {
+                    // With SACK: resend the first segment now, the other lost ones as the
+                    // window opens (recovery.rs).
+                    self.retransmit_first = true;
+                } else {
+                    self.lr_note_reduction(now, true);
+                    self.snd_nxt = self.snd_una;
+                }
+                self.pace_reset();
             }
         }
     }

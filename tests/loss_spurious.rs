@@ -1,0 +1,206 @@
+// Spurious retransmissions (a copy resent although an earlier one got through; the receiver
+// answers with a D-SACK, RFC 2883): seq-exact scenarios on the simulated path of
+// tests/common/loss_net.rs. `Net::spurious` counts them at the wire.
+#[path = "common/loss_net.rs"]
+mod net;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use net::{A_IP, B_IP, Fate, Net, PathCfg, SegInfo, ours};
+use tunstack::tcp::{Recovery, TcpConfig, TcpStats};
+use tunstack::time::{Duration, Instant};
+
+const MSS: u64 = 1448; // 1460 minus the timestamp option
+
+fn cfg(cc: &str, recovery: Recovery) -> TcpConfig {
+    TcpConfig {
+        cc: cc.into(),
+        recovery,
+        send_buffer: 512 * 1024,
+        recv_buffer: 512 * 1024,
+        ..TcpConfig::default()
+    }
+}
+
+fn path(rtt_ms: u64) -> PathCfg {
+    PathCfg {
+        rtt: Duration::from_millis(rtt_ms),
+        rate_bps: 10_000_000,
+        queue_bytes: 200_000,
+        loss: 0.0,
+        ce_threshold: 0,
+        seed: 7,
+    }
+}
+
+struct Run {
+    st: TcpStats,
+    spurious: u64,
+}
+
+/// Send `bytes` A→B over `p` through `filter`; B must read every byte intact.
+fn transfer(
+    a: TcpConfig,
+    p: PathCfg,
+    bytes: u64,
+    filter: impl FnMut(&SegInfo) -> Fate + 'static,
+) -> Run {
+    let b = TcpConfig {
+        recv_buffer: 512 * 1024,
+        ..TcpConfig::default()
+    };
+    let mut n = Net::new(ours(A_IP, a, 1), ours(B_IP, b, 2), p);
+    n.filter = Some(Box::new(filter));
+    n.add_flow(bytes);
+    n.run(Instant::from_secs(120));
+    let f = &n.receivers[0];
+    assert!(f.eof && !f.corrupt, "received {} of {bytes}", f.received);
+    assert_eq!(f.received, bytes);
+    Run {
+        st: n.a.tcp().stats().clone(),
+        spurious: n.spurious,
+    }
+}
+
+#[test]
+fn rto_resends_only_what_sack_did_not_cover() {
+    // RFC 6675 §5.1: "a SACK TCP sender SHOULD utilize all SACK information made available
+    // during the loss recovery following an RTO"; RFC 8985 §6.3 marks only the unSACKed
+    // segments lost. Holes at segments 20, 30, 40, 50, 60; their first retransmissions and
+    // everything else sent with them are lost too, so only the RTO can repair them. After it,
+    // the sender must resend the holes, not the SACKed islands between them (go-back-N did,
+    // and each copy drew a D-SACK).
+    let filter = || {
+        let holes: Vec<u64> = (2..7).map(|i| i * 10 * MSS).collect();
+        let b = Rc::new(Cell::new(None::<bool>));
+        move |s: &SegInfo| {
+            // The blackout starts with the first retransmission and ends with the RTO's (nth 3).
+            match (b.get(), s.nth) {
+                (None, 2) => b.set(Some(true)),
+                (Some(true), 3) => b.set(Some(false)),
+                _ => {}
+            }
+            let hole = holes.contains(&s.offset) && s.nth == 1;
+            if hole || (b.get() == Some(true) && s.nth <= 2) {
+                Fate::Drop
+            } else {
+                Fate::Pass
+            }
+        }
+    };
+    for rec in [Recovery::Rack, Recovery::DupAck] {
+        let r = transfer(cfg("cubic", rec), path(40), 150 * MSS, filter());
+        assert_eq!(r.st.rto_expirations, 1, "{rec:?}: {:?}", r.st);
+        assert_eq!(r.spurious, 0, "{rec:?}: {:?}", r.st);
+        assert_eq!(r.st.dsacks_received, 0, "{rec:?}: {:?}", r.st);
+    }
+}
+
+#[test]
+fn a_retransmission_is_later_than_new_data_sent_in_the_same_tick() {
+    // RFC 8985 §6.2: RACK marks a segment lost when one *sent after it* was delivered.
+    // Without a bottleneck a whole burst leaves in one microsecond; the holes' resends (27513,
+    // 31857, 36201 in lab 5) go after new data of that instant, so the ACKs of that new data
+    // must not mark them lost again (they did, one RTT later: three spurious copies).
+    let p = PathCfg {
+        rate_bps: 0,
+        ..path(100)
+    };
+    let holes = [19 * MSS, 22 * MSS, 25 * MSS];
+    for rec in [Recovery::Rack, Recovery::DupAck] {
+        let r = transfer(cfg("newreno", rec), p, 200 * 1024, move |s: &SegInfo| {
+            if holes.contains(&s.offset) && s.nth == 1 {
+                Fate::Drop
+            } else {
+                Fate::Pass
+            }
+        });
+        assert_eq!(r.spurious, 0, "{rec:?}: {:?}", r.st);
+        assert_eq!(r.st.retransmits, 3, "{rec:?}: {:?}", r.st);
+        assert_eq!(r.st.rto_expirations, 0, "{rec:?}: {:?}", r.st);
+    }
+}
+
+#[test]
+fn eifel_undoes_the_reduction_for_a_delayed_segment() {
+    // RFC 3522 §3.2: segment 20 is 50 ms late on a 40 ms path; RACK (reo_wnd 0 once three
+    // segments are SACKed, RFC 8985 §6.2 step 4) resends it and reduces the window. The ACK
+    // of the original echoes a TSval older than the retransmission: the reduction is undone.
+    for cc in ["cubic", "newreno"] {
+        let r = transfer(
+            cfg(cc, Recovery::Rack),
+            path(40),
+            300 * MSS,
+            |s: &SegInfo| {
+                if s.offset == 20 * MSS && s.nth == 1 {
+                    Fate::Delay(Duration::from_millis(50))
+                } else {
+                    Fate::Pass
+                }
+            },
+        );
+        assert_eq!(r.st.fast_recoveries, 1, "{cc}: {:?}", r.st);
+        assert_eq!(r.spurious, 1, "{cc}: {:?}", r.st);
+        assert_eq!(r.st.spurious_undos, 1, "{cc}: {:?}", r.st);
+    }
+}
+
+#[test]
+fn eifel_does_not_undo_real_losses() {
+    // RFC 3522 §1: Eifel judges the retransmission of the oldest outstanding segment. Slow
+    // start overflows a one-BDP queue (10 Mbit/s, 200 ms): every segment lost is lost, no
+    // retransmission is spurious, so no reduction may be undone. An episode that started at a
+    // hole above SND.UNA took the ACK of an older retransmission (echoing its older TSval) for
+    // proof and undid it, over and over.
+    for cc in ["cubic", "newreno"] {
+        let p = PathCfg {
+            queue_bytes: 250_000,
+            ..path(200)
+        };
+        let mut a = cfg(cc, Recovery::Rack);
+        a.send_buffer = 4 << 20;
+        let b = TcpConfig {
+            recv_buffer: 4 << 20,
+            reassembly_max_segments: 8192,
+            ..TcpConfig::default()
+        };
+        let mut n = Net::new(ours(A_IP, a, 1), ours(B_IP, b, 2), p);
+        n.add_flow(u64::MAX);
+        n.run(Instant::from_secs(6));
+        let st = n.a.tcp().stats().clone();
+        assert!(n.queue_drops > 0 && st.fast_recoveries > 0, "{cc}: {st:?}");
+        assert_eq!(n.spurious, 0, "{cc}: {st:?}");
+        assert_eq!(st.spurious_undos, 0, "{cc}: {st:?}");
+    }
+}
+
+#[test]
+fn a_large_window_keeps_one_record_per_segment() {
+    // RFC 6675 §3: the scoreboard tracks what each SACK covers. Slow start at 100 Mbit/s and
+    // 200 ms into a 2.5 MB queue puts over 4000 segments in flight; a board capped below
+    // that merges new segments into one record, a SACK covering part of it cannot mark it,
+    // and RACK resends the whole record although most of it arrived. About 20 s in a debug
+    // build: release only (`cargo test --release --test loss_spurious`).
+    if cfg!(debug_assertions) {
+        return;
+    }
+    let p = PathCfg {
+        rate_bps: 100_000_000,
+        queue_bytes: 2_500_000,
+        ..path(200)
+    };
+    let mut a = cfg("newreno", Recovery::Rack);
+    a.send_buffer = 8 << 20;
+    let b = TcpConfig {
+        recv_buffer: 8 << 20,
+        reassembly_max_segments: 8192,
+        ..TcpConfig::default()
+    };
+    let mut n = Net::new(ours(A_IP, a, 1), ours(B_IP, b, 2), p);
+    n.add_flow(u64::MAX);
+    n.run(Instant::from_secs(4));
+    let st = n.a.tcp().stats().clone();
+    assert!(n.queue_drops > 0 && st.fast_recoveries > 0, "{st:?}");
+    assert_eq!(n.spurious, 0, "{st:?}");
+}
