@@ -187,7 +187,7 @@ fn bring_up(
         .max_connections
         .map_or(stack.tcp.max_connections, |n| n as usize);
     if let Some(b) = t.tcp_buffer {
-        (stack.tcp.send_buffer, stack.tcp.recv_buffer) = (b.max(1) as usize, b.max(1) as usize);
+        stack.tcp.set_buffers(b as usize);
     }
     if let Some(m) = t.tcp_memory {
         stack.tcp.max_buffer_memory = m as usize;
