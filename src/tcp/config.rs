@@ -80,7 +80,9 @@ pub struct TcpConfig {
     /// Keep-alive probe interval and count before the connection is declared dead.
     pub keepalive_interval: Duration,
     pub keepalive_probes: u32,
-    /// Out-of-order pieces held per connection (bytes are bounded by the receive window).
+    /// Out-of-order pieces held per connection (bytes are bounded by the receive window). A
+    /// connection holds at least `recv_buffer / 1000` (see `set_buffers`), so a receive buffer set
+    /// directly also gets room for a window of out-of-order segments.
     pub reassembly_max_segments: usize,
     /// User timeout (RFC 9293 §3.8.3 R2 as a time, RFC 5482): abort with TimedOut when sent data
     /// stays unacknowledged this long. `None` = only `max_retries` applies.
