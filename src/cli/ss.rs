@@ -74,7 +74,7 @@ pub fn report(stack: &Stack) -> String {
         }
         let ms = |d: tunstack::Duration| format!("{:.3}", d.total_micros() as f64 / 1000.0);
         s += &format!(
-            "\t {} {} rto:{} rtt:{}/{} mss:{} cwnd:{} ssthresh:{} snd_wnd:{} rcv_wnd:{} bytes_sent:{} bytes_acked:{} bytes_received:{} unacked:{} retrans:{}{}\n",
+            "\t {} {} rto:{} rtt:{}/{} mss:{} cwnd:{} ssthresh:{} snd_wnd:{} rcv_wnd:{} bytes_sent:{} bytes_acked:{} bytes_received:{} unacked:{} retrans:{}{}{}\n",
             opts.join(" "),
             tcp.config().cc,
             fmt_us(info.rto.total_micros()),
@@ -91,6 +91,12 @@ pub fn report(stack: &Stack) -> String {
             info.unacked,
             info.retransmits,
             if info.in_recovery { " recovery" } else { "" },
+            // As `ss -ti`: the pacing rate, when the connection is paced (`--pacing on`).
+            if info.pacing_rate > 0 {
+                format!(" pacing_rate:{:.1}Mbps", info.pacing_rate as f64 * 8.0 / 1e6)
+            } else {
+                String::new()
+            },
         );
     }
     s += &format!(
