@@ -67,6 +67,9 @@ pub struct TcpConfig {
     pub prr: bool,
     /// Undo a reduction shown spurious by timestamps (Eifel detection, RFC 3522).
     pub undo: bool,
+    /// With SACK and without timestamps, detect spurious RTOs by F-RTO (RFC 5682 §3, the
+    /// SACK-enhanced variant) and undo them; needs `undo`.
+    pub frto: bool,
     /// Negotiate ECN (RFC 3168).
     pub ecn: bool,
     /// SYN (and SYN,ACK) retransmissions before giving up with TimedOut. The default 7 waits
@@ -112,6 +115,7 @@ impl Default for TcpConfig {
             recovery: Recovery::Rack,
             prr: true,
             undo: true,
+            frto: true,
             ecn: false,
             max_syn_retries: 7,
             fin_timeout: Duration::from_secs(60),

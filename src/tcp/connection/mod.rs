@@ -132,6 +132,8 @@ pub struct Connection {
     tlp_end: Option<SeqNum>,
     /// The outstanding probe, for its loss detection (RFC 8985 §7.4, `recovery.rs`).
     tlp: recovery::TlpProbe,
+    /// F-RTO after an RTO (RFC 5682, `recovery.rs`).
+    frto: Option<recovery::Frto>,
     /// Eifel detection of the last reduction (RFC 3522, `recovery.rs`).
     eifel: Option<recovery::Eifel>,
     /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
@@ -269,6 +271,7 @@ impl Connection {
             tlp_now: false,
             tlp_end: None,
             tlp: recovery::TlpProbe::default(),
+            frto: None,
             eifel: None,
             dsack_out: None,
             ecn_ok: false,

@@ -52,6 +52,19 @@ pub(crate) struct TlpProbe {
     flight: u32,
 }
 
+/// RFC 5682 §3.1 (SACK-enhanced F-RTO) after an RTO; `recovery_point` = SND.MAX at the RTO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Frto {
+    /// Step 2: wait for the ACK of the retransmission; nothing else is resent.
+    Step2 { recovery_point: SeqNum },
+    /// Step 3: up to two new segments (below `new_limit`) went out instead of resends; the
+    /// next ACK decides.
+    Step3 {
+        recovery_point: SeqNum,
+        new_limit: SeqNum,
+    },
+}
+
 /// An ACK's SACK information, taken before SND.UNA moves.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct AckInfo {
@@ -166,6 +179,9 @@ impl Connection {
             && self.snd_una.ge(e)
         {
             self.lr_tlp_acked(now, e, d);
+        }
+        if self.frto.is_some() {
+            self.lr_frto_on_ack(d, new_ack, stats);
         }
         if let Some(end) = self.rec_end
             && self.snd_una.ge(end)
@@ -405,14 +421,53 @@ impl Connection {
         if first {
             self.lr_note_reduction(now, true);
         }
+        // RFC 5682 §3.1 step 1: only for a new timeout (not while an RTO recovery is still
+        // underway), and where Eifel cannot judge (no timestamps).
+        self.frto =
+            (first && self.cfg.frto && self.cfg.undo && !self.ts_ok).then_some(Frto::Step2 {
+                recovery_point: self.snd_max,
+            });
         true
+    }
+
+    /// RFC 5682 §3.1 steps 2-3, on each ACK after the RTO (SACK information already read).
+    fn lr_frto_on_ack(&mut self, d: Delivery, new_ack: bool, stats: &mut TcpStats) {
+        match self.frto {
+            Some(Frto::Step2 { recovery_point }) if new_ack => {
+                // Step 2a: everything sent before the timeout is acknowledged: nothing to
+                // judge, conventional RTO recovery. Step 2b: send up to two new segments
+                // instead of resending; without new data (or window) to send, give up.
+                let data_end = self.buf_seq.wrapping_add(self.send_buf.len() as u32);
+                let room = self.snd_una.wrapping_add(self.snd_wnd).since(self.snd_max);
+                self.frto =
+                    (self.snd_una.lt(recovery_point) && data_end.gt(self.snd_max) && room > 0)
+                        .then(|| Frto::Step3 {
+                            recovery_point,
+                            new_limit: self.snd_max.wrapping_add(2 * self.smss),
+                        });
+            }
+            Some(Frto::Step2 { .. }) => {} // duplicate ACKs: stay in step 2
+            Some(Frto::Step3 { recovery_point, .. }) => {
+                self.frto = None;
+                // Step 3b: the ACK delivers data sent before the timeout and never resent:
+                // the originals were not lost, the timeout was spurious. Step 3a otherwise
+                // (a duplicate ACK, or only the new data or the resend acknowledged).
+                if d.original_end.is_some_and(|e| e.le(recovery_point)) {
+                    stats.spurious_undos += 1;
+                    self.cc.undo();
+                    self.rto_recover = None;
+                    self.sb.clear_lost();
+                }
+            }
+            None => {}
+        }
     }
 
     /// RFC 6675 §5 NextSeg rule 1: the lowest lost segment, if the allowance permits it (in
     /// fast recovery PRR's, after an RTO cwnd − pipe, RFC 6675 §5.1).
     pub(crate) fn lr_next_retransmit(&self, max_payload: u32) -> Option<(SeqNum, u32)> {
-        if !self.sack_ok || !self.lr_any_recovery() {
-            return None;
+        if !self.sack_ok || !self.lr_any_recovery() || self.frto.is_some() {
+            return None; // F-RTO steps 2-3 send new data, not resends (RFC 5682 §3.1)
         }
         let (start, len) = self.sb.next_lost()?;
         let start = start.max(self.snd_una);
@@ -441,6 +496,14 @@ impl Connection {
             .wrapping_add(self.snd_wnd)
             .since(self.snd_nxt)
             .min(self.snd_wnd);
+        match self.frto {
+            Some(Frto::Step2 { .. }) => return 0,
+            // RFC 5682 §3.1 step 2b: two new segments, whatever cwnd says.
+            Some(Frto::Step3 { new_limit, .. }) => {
+                return (new_limit.diff(self.snd_nxt).max(0) as u32).min(rwnd);
+            }
+            None => {}
+        }
         if self.lr_any_recovery() {
             return self.lr_allowance().saturating_sub(self.sb.pipe()).min(rwnd);
         }
