@@ -220,6 +220,10 @@ mod tests {
         assert!(fr("newreno").contains("FlightSize/2"), "{}", fr("newreno"));
         let ca = |cc| cwnd_reason(cc, Ctx::Input, false, (false, false), (20, 10), (21, 10));
         assert!(ca("cubic").contains("W_cubic"), "{}", ca("cubic"));
-        assert!(ca("newreno").contains("SMSS·SMSS/cwnd"), "{}", ca("newreno"));
+        assert!(
+            ca("newreno").contains("SMSS·SMSS/cwnd"),
+            "{}",
+            ca("newreno")
+        );
     }
 }

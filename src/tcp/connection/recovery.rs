@@ -226,9 +226,23 @@ impl Connection {
         }
     }
 
+    /// The flight a reduction starts from: FlightSize less what the receiver SACKed. Data
+    /// SACKed has left the network; counted in FlightSize (RFC 5681 §3.2) it set ssthresh
+    /// (and PRR's RecoverFS) far above what was in flight on a lossy path, and the window
+    /// never came down (RFC 9438 §4.6 allows cwnd instead, as Linux does; RFC 6937bis uses
+    /// pipe for RecoverFS).
+    pub(crate) fn lr_flight(&self) -> u32 {
+        let flight = self.snd_max.since(self.snd_una);
+        if self.sack_ok {
+            flight.saturating_sub(self.sb.sacked_bytes())
+        } else {
+            flight
+        }
+    }
+
     /// RFC 6675 §5 step 4 / RFC 8985 §6.2: enter recovery and reduce the window once.
     fn lr_enter_recovery(&mut self, now: Instant, stats: &mut TcpStats) {
-        let flight = self.snd_max.since(self.snd_una);
+        let flight = self.lr_flight();
         self.sb.start_episode();
         self.cc.on_fast_retransmit(now, flight, self.snd_max);
         self.rec_end = Some(self.snd_max);
