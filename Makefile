@@ -1,6 +1,6 @@
 # tunstack: `make demo` and `make test` are all a fresh machine needs.
 CARGO ?= cargo
-.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean fuzz fuzz-short soak bench-loss bench
+.PHONY: all build test unit-test tun-test demo labs lint fmt doc deps clean fuzz fuzz-short soak bench-loss bench-loss-tun bench-pacing bench
 
 all: build
 
@@ -60,6 +60,17 @@ labs: deps
 clean:
 	$(CARGO) clean
 
-# Loss recovery and congestion control in the simulator (docs/loss-recovery.md); BENCH_SECS=n.
+# Loss recovery and congestion control (docs/loss-recovery.md): the simulator grid (BENCH_SECS=n),
+# then the real-TUN comparison with the Linux kernel (root; namespaces; TUN_SECS, TUN_RUNS,
+# TUN_JOBS, TUN_PATHS, TUN_SENDERS: see tools/bench-loss/tun.py).
 bench-loss:
 	$(CARGO) run --release --example bench-loss
+	$(MAKE) bench-loss-tun
+
+bench-loss-tun:
+	$(CARGO) build --release
+	@python3 tools/bench-loss/tun.py
+
+# Pacing on vs off in the simulator (docs/loss-recovery.md, "Pacing"); BENCH_SECS=n.
+bench-pacing:
+	$(CARGO) run --release --example bench-pacing

@@ -128,9 +128,12 @@ fn without_cookies_a_full_queue_drops_syns() {
 }
 
 #[test]
-fn full_accept_queue_drops_syns_and_cookie_acks() {
+fn full_accept_queue_drops_syns_and_cookie_acks_and_resends_the_syn_ack() {
     // As Linux: with the accept queue itself full there is no room even for a valid cookie:
-    // SYNs and cookie ACKs are dropped (counted), and nothing is reset.
+    // SYNs and cookie ACKs are dropped (counted), and nothing is reset. The peer of a dropped
+    // cookie ACK believes it is connected and may never send again (an idle client), so the
+    // connection waits in SYN-RECEIVED and our SYN,ACK is retransmitted at RTO (RFC 9293 §3.8.1);
+    // the peer's answering ACK (§3.10.7.4) completes the handshake once there is room.
     let mut t = flooded(Scenario::quick_ack_config());
     t.peer_sends(seg().syn().seq(IRS).mss(1460).ports(40001, 80));
     let sa = t.pop_tx().expect("cookie SYN,ACK");
@@ -148,10 +151,25 @@ fn full_accept_queue_drops_syns_and_cookie_acks() {
     );
     t.expect_nothing();
     assert_eq!(t.stats().listen_overflows, 2);
-    assert_eq!(t.stats().syncookies_ok, 0);
-    // accept() makes room: the retransmitted ACK now gets in.
+    // Still full at the first retransmission: the answering ACK is dropped again.
+    t.advance_ms(1000);
+    t.expect_tx(seg().syn().seq(sa.seq).ack(IRS + 1).ports(80, 40001));
+    t.peer_sends(
+        seg()
+            .seq(IRS + 1)
+            .ack(sa.seq.wrapping_add(1))
+            .ports(40001, 80),
+    );
+    t.expect_nothing();
+    assert_eq!(t.stats().listen_overflows, 3);
+    // accept() makes room: the SYN,ACK goes again at once (not at the next RTO, 2 s away) and
+    // draws the ACK that gets in.
     let l = t.listener.unwrap();
-    assert!(t.tcp.accept(l).is_ok());
+    for _ in 30000..30004 {
+        assert!(t.tcp.accept(l).is_ok());
+    }
+    assert!(t.tcp.accept(l).is_err(), "not yet in the accept queue");
+    t.expect_tx(seg().syn().seq(sa.seq).ack(IRS + 1).ports(80, 40001));
     t.peer_sends(
         seg()
             .seq(IRS + 1)
@@ -159,6 +177,12 @@ fn full_accept_queue_drops_syns_and_cookie_acks() {
             .ports(40001, 80),
     );
     assert_eq!(t.stats().syncookies_ok, 1);
+    assert_eq!(t.stats().listen_overflows, 3);
+    let h = t
+        .tcp
+        .accept(l)
+        .expect("the idle client's connection is accepted");
+    assert_eq!(t.tcp.peer_addr(h).map(|a| a.port()), Ok(40001));
 }
 
 #[test]

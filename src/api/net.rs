@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use crate::runtime::{Cmd, OpFn, Step, Waker};
+use crate::runtime::{Cmd, InlineFn, OpFn, Step, Waker};
 use crate::socket::{SocketError, SocketEvent};
 use crate::stack::Stack;
 use crate::time::Instant;
@@ -70,6 +70,21 @@ impl Net {
         });
         self.send(op, None)?;
         rx.recv().map_err(|_| stopped())
+    }
+
+    /// Serve `svc` on `local` inside the driver thread (`services::inline`).
+    pub(crate) fn serve_inline(
+        &self,
+        local: std::net::SocketAddrV4,
+        svc: crate::services::Service,
+    ) -> io::Result<()> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let f: InlineFn = Box::new(move |stack, inline, _| {
+            let _ = tx.send(inline.listen(stack, local, svc));
+        });
+        self.tx.send(Cmd::Inline(f)).map_err(|_| stopped())?;
+        self.waker.wake();
+        rx.recv().map_err(|_| stopped())?.map_err(io::Error::from)
     }
 
     /// Run `f` on the driver until it stops saying WouldBlock. With `key`, a WouldBlock parks the

@@ -77,6 +77,12 @@ pub struct TunArgs {
     /// Seed for every random choice (ISNs, ports, the emulator); default: from the clock.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// TUN offloads: the kernel and our stack exchange TCP super-segments of up to 64 KiB (one
+    /// read or write instead of ~44 at MTU 1500; packets on the wire keep the MTU). Turned off
+    /// while --pcap, --trace or the emulator is on: they work per packet. Default on
+    /// (TUNSTACK_OFFLOAD=0 or 1 sets the default).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub offload: Option<String>,
     /// TCP maximum segment lifetime (TIME-WAIT lasts 2×MSL), e.g. 2s, 500ms.
     #[arg(long, value_name = "DURATION", value_parser = units::duration)]
     pub msl: Option<Duration>,
@@ -92,6 +98,9 @@ pub struct TunArgs {
     /// Negotiate ECN (RFC 3168; default off).
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     pub ecn: Option<String>,
+    /// Pace TCP data at gain × cwnd / SRTT in ~1 ms quanta (default off; docs/loss-recovery.md).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub pacing: Option<String>,
     /// TCP connections at most (all states); further SYNs are dropped and counted.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,

@@ -68,6 +68,32 @@ fn check_tun_args(t: &TunArgs) {
     }
 }
 
+/// Default of `--offload` when neither the flag nor TUNSTACK_OFFLOAD says (docs/benchmarks.md).
+const OFFLOAD_DEFAULT: bool = true;
+
+/// `--offload`, else TUNSTACK_OFFLOAD, else the default; off (and said so) when a capture, a
+/// trace or the emulator is on, since they see, drop and delay packets one by one.
+fn offload_choice(t: &TunArgs, e: &EmuArgs, rules: &[tunstack::link::rules::Rule]) -> bool {
+    let asked = match t.offload.as_deref() {
+        Some(v) => Some(v == "on"),
+        None => runtime::offload_from_env(),
+    };
+    let want = asked.unwrap_or(OFFLOAD_DEFAULT);
+    let per_packet = t.pcap.is_some()
+        || t.trace.is_some()
+        || !rules.is_empty()
+        || !impair_config(e).is_transparent();
+    if want && per_packet {
+        if asked == Some(true) {
+            eprintln!(
+                "tunstack: offloads off: --pcap, --trace and the emulator work on single packets"
+            );
+        }
+        return false;
+    }
+    want
+}
+
 fn impair_config(e: &EmuArgs) -> ImpairConfig {
     let d = |x: Option<std::time::Duration>| x.map_or(Duration::ZERO, Duration::from);
     ImpairConfig {
@@ -114,7 +140,7 @@ fn bring_up(
     t: &TunArgs,
     e: &EmuArgs,
     stats: Option<u64>,
-) -> Result<(Runtime, String, u64), ExitCode> {
+) -> Result<(Runtime, String, u64, bool), ExitCode> {
     check_tun_args(t);
     let rules =
         sim::load_rules(&e.impair, e.impair_file.as_ref()).unwrap_or_else(|m| usage_error(m));
@@ -154,6 +180,9 @@ fn bring_up(
     if let Some(v) = &t.ecn {
         stack.tcp.ecn = v == "on";
     }
+    if let Some(v) = &t.pacing {
+        stack.tcp.pacing = v == "on";
+    }
     stack.tcp.max_connections = t
         .max_connections
         .map_or(stack.tcp.max_connections, |n| n as usize);
@@ -169,12 +198,16 @@ fn bring_up(
     if let Some(n) = t.udp_queue {
         stack.udp_queue_len = n as usize;
     }
-    let dev = TunDevice::open(&TunOptions {
-        name: t.tun.clone(),
-        host_addr: t.host_addr,
-        prefix_len,
-        mtu: t.mtu as usize,
-    })
+    let offload = offload_choice(t, e, &rules);
+    let dev = TunDevice::open_with(
+        &TunOptions {
+            name: t.tun.clone(),
+            host_addr: t.host_addr,
+            prefix_len,
+            mtu: t.mtu as usize,
+        },
+        offload,
+    )
     .map_err(|err| match err {
         DeviceError::NoPrivilege(msg) => {
             eprintln!("tunstack: {msg}");
@@ -195,7 +228,7 @@ fn bring_up(
     let rt = Runtime::start(Link::Tun(dev), cfg).map_err(fail)?;
     runtime::signals::install(&rt.net())
         .map_err(|e| fail(format!("installing signal handlers: {e}")))?;
-    Ok((rt, name, seed))
+    Ok((rt, name, seed, offload))
 }
 
 fn up(a: UpArgs) -> ExitCode {
@@ -208,7 +241,7 @@ fn up(a: UpArgs) -> ExitCode {
             Err(e) => usage_error(format!("--dns-zone {e}")),
         }
     }
-    let (rt, name, seed) = match bring_up(&a.tun, &a.emu, a.stats) {
+    let (rt, name, seed, offload) = match bring_up(&a.tun, &a.emu, a.stats) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -222,8 +255,11 @@ fn up(a: UpArgs) -> ExitCode {
         }
     }
     eprintln!(
-        "tunstack: up on {name}: stack {addr}/{prefix}, kernel side {}, mtu {}, seed {seed}",
-        a.tun.host_addr, a.tun.mtu
+        "tunstack: up on {name}: stack {addr}/{prefix}, kernel side {}, mtu {}, seed {seed}, \
+         offloads {}",
+        a.tun.host_addr,
+        a.tun.mtu,
+        if offload { "on" } else { "off" }
     );
     eprintln!(
         "tunstack: serving {}",
@@ -276,7 +312,7 @@ fn connect(a: ConnectArgs) -> ExitCode {
             a.tun.addr.1
         );
     }
-    let (rt, _name, _seed) = match bring_up(&a.tun, &a.emu, None) {
+    let (rt, _name, _seed, _offload) = match bring_up(&a.tun, &a.emu, None) {
         Ok(x) => x,
         Err(code) => return code,
     };

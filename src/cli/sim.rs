@@ -58,6 +58,9 @@ pub struct SimArgs {
     /// RFC 5681/6675, with SACK), sack (= rack) or newreno (three duplicate ACKs, SACK off, RFC 6582).
     #[arg(long, value_name = "ALGO", default_value = "rack", value_parser = ["rack", "dupack", "sack", "newreno"])]
     pub recovery: String,
+    /// Pace TCP data at gain × cwnd / SRTT (default: the stack's, off).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub pacing: Option<String>,
     /// Seed for every random choice (ISNs, ports, the emulator).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
@@ -155,6 +158,9 @@ pub fn lab_config(a: &SimArgs, rules: Vec<Rule>) -> LabConfig {
             "dupack" | "newreno" => tunstack::tcp::Recovery::DupAck,
             _ => tunstack::tcp::Recovery::Rack,
         };
+        if let Some(p) = &a.pacing {
+            s.tcp.pacing = p == "on";
+        }
         s
     };
     let mut rng = tunstack::rng::Rng::new(a.seed);

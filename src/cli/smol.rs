@@ -43,17 +43,21 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
             "--msl: smoltcp's TIME-WAIT is fixed (10 s); --msl works only with --stack ours".into(),
         );
     }
+    if a.tun.pacing.as_deref() == Some("on") {
+        usage_error(
+            "--pacing on: smoltcp does not pace; --pacing works only with --stack ours".into(),
+        );
+    }
     if a.tun.trace.is_some() || !a.emu.impair.is_empty() || a.emu.impair_file.is_some() {
         usage_error("--trace, --impair, --impair-file: only with --stack ours".into());
     }
     if a.tun.max_connections.is_some()
-        || a.tun.tcp_buffer.is_some()
         || a.tun.tcp_memory.is_some()
         || a.tun.frag_mem.is_some()
         || a.tun.udp_queue.is_some()
     {
         usage_error(
-            "--max-connections, --tcp-buffer, --tcp-memory, --frag-mem, --udp-queue: only with --stack ours"
+            "--max-connections, --tcp-memory, --frag-mem, --udp-queue: only with --stack ours"
                 .into(),
         );
     }
@@ -66,6 +70,9 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
         )),
     };
     let (addr, prefix_len) = a.tun.addr;
+    let dflt = SmolConfig::default();
+    // --tcp-buffer sizes smoltcp's socket buffers too (its window scale follows the rx buffer).
+    let buffer = a.tun.tcp_buffer.map(|b| b.max(1) as usize);
     SmolConfig {
         addr,
         prefix_len,
@@ -73,7 +80,9 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
         mtu: a.tun.mtu as usize,
         seed,
         congestion,
-        ..SmolConfig::default()
+        rx_buffer: buffer.unwrap_or(dflt.rx_buffer),
+        tx_buffer: buffer.unwrap_or(dflt.tx_buffer),
+        ..dflt
     }
 }
 
@@ -88,12 +97,14 @@ pub(super) fn up(a: UpArgs) -> ExitCode {
     });
     let smol = smol_config(&a, seed);
     let (addr, prefix) = a.tun.addr;
-    let dev = match TunDevice::open(&TunOptions {
+    // The reference stays one packet per syscall (smoltcp has no segmentation offload).
+    let opts = TunOptions {
         name: a.tun.tun.clone(),
         host_addr: a.tun.host_addr,
         prefix_len: prefix,
         mtu: a.tun.mtu as usize,
-    }) {
+    };
+    let dev = match TunDevice::open_with(&opts, false) {
         Ok(d) => d,
         Err(DeviceError::NoPrivilege(msg)) => {
             eprintln!("tunstack: {msg}");

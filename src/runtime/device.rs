@@ -45,9 +45,14 @@ enum TunFd {
     Vnet(OwnedFd),
 }
 
-/// `TUNSTACK_OFFLOAD=1`: ask the kernel for TSO super-segments and partial checksums.
-pub fn offload_requested() -> bool {
-    std::env::var("TUNSTACK_OFFLOAD").is_ok_and(|v| v == "1")
+/// The environment's say on offloads for `TunDevice::open` (and the default of
+/// `tunstack up --offload`): `TUNSTACK_OFFLOAD=1` on, `=0` off, else `None`.
+pub fn offload_from_env() -> Option<bool> {
+    match std::env::var("TUNSTACK_OFFLOAD").ok()?.as_str() {
+        "1" | "on" => Some(true),
+        "0" | "off" => Some(false),
+        _ => None,
+    }
 }
 
 /// An open TUN device. Dropping it undoes what we configured: a device we created vanishes
@@ -96,8 +101,17 @@ fn no_privilege_help(name: &str, detail: &str) -> String {
 }
 
 impl TunDevice {
-    /// Open (create, or attach to a persistent) TUN device and configure the kernel side.
+    /// Open (create, or attach to a persistent) TUN device and configure the kernel side;
+    /// with offloads only if `TUNSTACK_OFFLOAD=1` (see `open_with`).
     pub fn open(opts: &TunOptions) -> Result<TunDevice, DeviceError> {
+        Self::open_with(opts, offload_from_env().unwrap_or(false))
+    }
+
+    /// `open`, with TUN offloads (`offload.rs`: IFF_VNET_HDR, TCP super-segments both ways)
+    /// or without. A runtime on an offload device sends super-segments unless a capture, a
+    /// trace or the emulator is on (they work per packet); it still reads super-segments then,
+    /// so open without offloads for those (as `tunstack up` does).
+    pub fn open_with(opts: &TunOptions, offload: bool) -> Result<TunDevice, DeviceError> {
         let name = opts.name.as_str();
         if name.is_empty() || name.len() > 15 || name.contains(['/', ' ']) {
             return Err(DeviceError::Other(format!(
@@ -117,7 +131,7 @@ impl TunDevice {
                 no_privilege_help(name, &e.to_string())
             )));
         }
-        let opened = if offload_requested() {
+        let opened = if offload {
             super::offload::open_vnet(name).map(|(fd, n)| (TunFd::Vnet(fd), n))
         } else {
             tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tun).map(|i| {

@@ -12,6 +12,7 @@ use super::{Link, LinkStats, Report, RuntimeConfig, Waker, format_connection};
 use crate::capture::{Capture, Direction};
 use crate::link::Impair;
 use crate::link::rules::Side;
+use crate::services::inline::Inline;
 use crate::stack::Stack;
 use crate::time::{Duration, Instant};
 use crate::trace::tap::Tap;
@@ -62,6 +63,8 @@ pub(crate) struct Driver {
     rx: Receiver<Cmd>,
     waker: Arc<Waker>,
     pending: PendingTable,
+    /// echo, discard, chargen served in this thread (`services::inline`).
+    inline: Inline,
     impair_in: Option<Impair>,
     impair_out: Option<Impair>,
     capture: Option<Capture>,
@@ -105,16 +108,27 @@ impl Driver {
             None => None,
         };
         let imp = cfg.impair.filter(|c| !c.is_transparent());
+        let mut stack_cfg = cfg.stack;
+        // Super-segments only where nothing works per packet (captures, emulator, rules).
+        let per_packet =
+            capture.is_some() || trace.is_some() || imp.is_some() || !cfg.rules.is_empty();
+        stack_cfg.tcp.offload = link.offload() && !per_packet;
+        if link.offload() && per_packet {
+            log::warn!(
+                "offload: a capture, trace or the emulator works per packet: sending plain segments"
+            );
+        }
         let stats_interval = cfg
             .stats_interval
             .filter(|d| !d.is_zero())
             .map(Duration::from);
         Ok(Driver {
             link,
-            stack: Stack::new(cfg.stack),
+            stack: Stack::new(stack_cfg),
             rx,
             waker,
             pending: PendingTable::default(),
+            inline: Inline::default(),
             impair_in: imp.clone().map(|c| Impair::new(c, cfg.impair_seed)),
             impair_out: imp.map(|c| Impair::new(c, cfg.impair_seed ^ 1)),
             tap: Tap::with_trace(capture.is_some(), cfg.rules.clone(), trace),
@@ -204,7 +218,9 @@ impl Driver {
             let mut any = false;
             while let Some(ev) = self.stack.poll_event() {
                 any = true;
-                self.pending.on_event(&mut self.stack, now, ev);
+                if !self.inline.on_event(&mut self.stack, now, ev) {
+                    self.pending.on_event(&mut self.stack, now, ev);
+                }
             }
             if self.pending.len() > 0 && self.pending.len() < RETRY_ALL_BELOW {
                 self.pending.retry_all(&mut self.stack, now);
@@ -218,12 +234,19 @@ impl Driver {
     }
 
     fn read_link(&mut self, now: Instant) -> io::Result<()> {
+        // Partial checksums may stay partial only where the packet goes straight to the stack.
+        let may_trust = self.stack.config().tcp.offload;
         for _ in 0..READ_BATCH {
-            let n = match self.link.recv(&mut self.buf) {
-                Ok(0) => return Err(io::Error::other("the link was closed")),
-                Ok(n) => n,
+            let (n, trusted) = match self.link.recv(&mut self.buf, may_trust) {
+                Ok((0, _)) => return Err(io::Error::other("the link was closed")),
+                Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    self.link_stats.vnet_drops += 1;
+                    log::debug!("{e}");
+                    continue;
+                }
                 Err(e) => return Err(io::Error::new(e.kind(), format!("reading the link: {e}"))),
             };
             self.link_stats.packets_read += 1;
@@ -241,7 +264,7 @@ impl Driver {
                 Some(imp) => imp.push(now, self.buf[..n].to_vec()),
                 None => {
                     let pkt = std::mem::take(&mut self.buf);
-                    self.input(now, &pkt[..n]);
+                    self.input_link(now, &pkt[..n], trusted);
                     self.buf = pkt;
                 }
             }
@@ -283,8 +306,17 @@ impl Driver {
 
     /// One packet into the stack (recorded as it arrives at the stack).
     fn input(&mut self, now: Instant, pkt: &[u8]) {
+        self.input_link(now, pkt, false);
+    }
+
+    /// `input`; `trusted`: its TCP checksum is partial, vouched for by the link (offloads).
+    fn input_link(&mut self, now: Instant, pkt: &[u8], trusted: bool) {
         self.tap.before(&self.stack);
-        self.stack.handle_packet(now, pkt);
+        if trusted {
+            self.stack.handle_packet_offloaded(now, pkt);
+        } else {
+            self.stack.handle_packet(now, pkt);
+        }
         let comment = self.tap.after_input(now, &self.stack, pkt);
         self.record(now, Direction::In, pkt, comment.as_deref());
     }
@@ -321,6 +353,10 @@ impl Driver {
                     let deadline = timeout.map(|t| now + Duration::from(t));
                     self.pending.submit(&mut self.stack, now, f, deadline);
                 }
+                Ok(Cmd::Inline(f)) => {
+                    self.commands_taken += 1;
+                    f(&mut self.stack, &mut self.inline, now);
+                }
                 Ok(Cmd::Shutdown) | Err(TryRecvError::Disconnected) => self.shutdown = true,
                 Err(TryRecvError::Empty) => return,
             }
@@ -333,6 +369,7 @@ impl Driver {
     fn flush_out(&mut self, now: Instant) {
         let mut buf = std::mem::take(&mut self.buf);
         while let Some(n) = self.stack.poll_transmit(now, &mut buf) {
+            let gso = self.stack.last_transmit_gso();
             let Some(pkt) = buf.get(..n) else {
                 log::error!(
                     "stack reported a {n}-byte packet in a {}-byte buffer",
@@ -352,7 +389,7 @@ impl Driver {
             }
             match self.impair_out.as_mut() {
                 Some(imp) => imp.push(now, pkt.to_vec()),
-                None => self.write_link(pkt),
+                None => self.link_stats.send_gso(&mut self.link, pkt, gso),
             }
         }
         self.tap.sent_all();

@@ -71,26 +71,54 @@ impl Link {
         Ok(())
     }
 
-    /// One packet, or WouldBlock.
-    pub(crate) fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// One packet, or WouldBlock; and whether its TCP checksum was left partial (only with
+    /// `may_trust`, on a TUN with offloads: see `Stack::handle_packet_offloaded`).
+    pub(crate) fn recv(&self, buf: &mut [u8], may_trust: bool) -> io::Result<(usize, bool)> {
         if let Link::Tun(t) = self
             && t.vnet()
         {
-            return super::offload::recv(t.raw_fd(), buf);
+            return match super::offload::recv(t.raw_fd(), buf, may_trust)? {
+                super::offload::Rx::Packet(len) => Ok((len, false)),
+                super::offload::Rx::Trusted(len) => Ok((len, true)),
+                super::offload::Rx::Dropped(e) => Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("malformed virtio_net_hdr: {e:?}"),
+                )),
+            };
         }
         // SAFETY: reads at most buf.len() bytes into buf.
         let n = unsafe { libc::read(self.raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(n as usize)
+        Ok((n as usize, false))
     }
 
-    pub(crate) fn send(&self, packet: &[u8]) -> io::Result<usize> {
+    /// True if the link takes TCP super-segments (a TUN with offloads, `send_gso`).
+    pub(crate) fn offload(&self) -> bool {
+        matches!(self, Link::Tun(t) if t.vnet())
+    }
+
+    /// Write one packet; with `gso`, a TCP super-segment the kernel cuts into segments of
+    /// that many payload bytes (its checksum partial). Only a link with `offload()` takes one.
+    pub(crate) fn send_gso(&self, packet: &[u8], gso: Option<u16>) -> io::Result<usize> {
+        use super::offload::VnetHdr;
         if let Link::Tun(t) = self
             && t.vnet()
         {
-            return super::offload::send(t.raw_fd(), packet);
+            let hdr = match gso {
+                Some(size) => VnetHdr::for_tcp_gso(packet, size).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidInput, "not a TCP super-segment")
+                })?,
+                None => VnetHdr::default(),
+            };
+            return super::offload::send(t.raw_fd(), hdr, packet);
+        }
+        if gso.is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a super-segment on a link without offloads",
+            ));
         }
         // SAFETY: writes packet.len() bytes from packet.
         let n = unsafe { libc::write(self.raw_fd(), packet.as_ptr().cast(), packet.len()) };

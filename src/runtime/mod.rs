@@ -19,9 +19,9 @@ use std::io;
 use std::path::PathBuf;
 use std::thread::JoinHandle;
 
-pub use device::{DeviceError, TunDevice, TunOptions};
+pub use device::{DeviceError, TunDevice, TunOptions, offload_from_env};
 pub use link::Link;
-pub(crate) use ops::{Cmd, OpFn, Step};
+pub(crate) use ops::{Cmd, InlineFn, OpFn, Step};
 pub use smol_driver::{SmolReport, SmolRuntime, SmolRuntimeConfig};
 pub use smol_services::{ConnSummary, SMOL_SERVICES, ServiceCounters, SmolServices};
 pub(crate) use waker::Waker;
@@ -63,15 +63,25 @@ pub struct LinkStats {
     /// Packets recorded, and packets not recorded because `--pcap-max-bytes` was reached.
     pub capture_packets: u64,
     pub capture_skipped: u64,
+    /// Offloads: TCP super-segments written (each counted once in `packets_written`), and
+    /// packets read whose `virtio_net_hdr` was malformed (dropped).
+    pub gso_written: u64,
+    pub vnet_drops: u64,
 }
 
 impl LinkStats {
     /// Write one packet to the link and count it; a failed write drops the packet (counted).
     pub(crate) fn send(&mut self, link: &mut Link, pkt: &[u8]) {
-        match link.send(pkt) {
+        self.send_gso(link, pkt, None);
+    }
+
+    /// `send`, for a TCP super-segment of `gso`-byte segments when `gso` is set.
+    pub(crate) fn send_gso(&mut self, link: &mut Link, pkt: &[u8], gso: Option<u16>) {
+        match link.send_gso(pkt, gso) {
             Ok(_) => {
                 self.packets_written += 1;
                 self.bytes_written += pkt.len() as u64;
+                self.gso_written += u64::from(gso.is_some());
             }
             Err(e) => {
                 self.write_errors += 1;
@@ -156,6 +166,13 @@ impl fmt::Display for Report {
             l.write_errors,
             l.capture_errors
         )?;
+        if l.gso_written + l.vnet_drops > 0 {
+            writeln!(
+                f,
+                "offload: {} super-segments written, {} packets with a malformed vnet header dropped",
+                l.gso_written, l.vnet_drops
+            )?;
+        }
         if l.capture_packets + l.capture_skipped > 0 {
             writeln!(
                 f,

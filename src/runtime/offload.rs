@@ -1,9 +1,11 @@
-//! TUN offloads (opt-in, `TUNSTACK_OFFLOAD=1`): the device is opened with IFF_VNET_HDR and
+//! TUN offloads (`tunstack up --offload on`): the device is opened with IFF_VNET_HDR and
 //! TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO4), so the kernel hands us TCP super-segments of up to
-//! 64 KiB (one read instead of ~44 at MTU 1500) without segmenting or checksumming them.
-//! Every read and write starts with a 10-byte `virtio_net_hdr` (linux/virtio_net.h).
-//! We complete partial checksums before the stack sees the packet, and write our packets whole
-//! (header all zero: no offload asked, checksums already complete).
+//! 64 KiB (one read instead of ~44 at MTU 1500) and takes ours (one write instead of ~44).
+//! Every read and write starts with a 10-byte `virtio_net_hdr` (linux/virtio_net.h, legacy
+//! layout, native byte order). Reads: we complete partial checksums before the stack sees the
+//! packet. Writes: plain packets go behind an all-zero header (checksums complete); a TCP
+//! super-segment goes with GSO_TCPV4, gso_size = its segment payload, and NEEDS_CSUM
+//! (the engine left the pseudo-header sum in the checksum field, `TcpConfig::offload`).
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -16,8 +18,113 @@ const IFF_VNET_HDR: i16 = 0x4000;
 const TUN_F_CSUM: libc::c_ulong = 0x01;
 const TUN_F_TSO4: libc::c_ulong = 0x02;
 /// `virtio_net_hdr`: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset.
-const VNET_HDR_LEN: usize = 10;
-const VIRTIO_NET_HDR_F_NEEDS_CSUM: u8 = 1;
+pub(crate) const VNET_HDR_LEN: usize = 10;
+const F_NEEDS_CSUM: u8 = 1;
+const GSO_NONE: u8 = 0;
+const GSO_TCPV4: u8 = 1;
+/// Or'ed into gso_type: the super-segment carries CWR (RFC 3168), only its first segment keeps it.
+const GSO_ECN: u8 = 0x80;
+/// Where the checksum lives in a TCP header (RFC 9293 §3.1).
+const TCP_CSUM_OFFSET: u16 = 16;
+const TCP_FLAG_CWR: u8 = 0x80;
+
+/// A `virtio_net_hdr`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct VnetHdr {
+    pub flags: u8,
+    pub gso_type: u8,
+    pub hdr_len: u16,
+    pub gso_size: u16,
+    pub csum_start: u16,
+    pub csum_offset: u16,
+}
+
+/// Why a packet read with a `virtio_net_hdr` was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VnetError {
+    /// Shorter than the header.
+    Short,
+    /// A GSO type we did not ask for (only TCPV4 is enabled).
+    BadGsoType,
+    /// A super-segment whose gso_size is 0 or whose hdr_len exceeds the packet.
+    BadGso,
+    /// NEEDS_CSUM with csum_start/csum_offset outside the packet.
+    BadCsum,
+}
+
+impl VnetHdr {
+    pub(crate) fn to_bytes(self) -> [u8; VNET_HDR_LEN] {
+        let mut b = [0u8; VNET_HDR_LEN];
+        b[0] = self.flags;
+        b[1] = self.gso_type;
+        b[2..4].copy_from_slice(&self.hdr_len.to_ne_bytes());
+        b[4..6].copy_from_slice(&self.gso_size.to_ne_bytes());
+        b[6..8].copy_from_slice(&self.csum_start.to_ne_bytes());
+        b[8..10].copy_from_slice(&self.csum_offset.to_ne_bytes());
+        b
+    }
+
+    /// Parse and check the header in front of a `pkt_len`-byte packet.
+    pub(crate) fn parse(b: &[u8], pkt_len: usize) -> Result<VnetHdr, VnetError> {
+        let b: &[u8; VNET_HDR_LEN] = b
+            .get(..VNET_HDR_LEN)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(VnetError::Short)?;
+        let u16_at = |i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
+        let h = VnetHdr {
+            flags: b[0],
+            gso_type: b[1],
+            hdr_len: u16_at(2),
+            gso_size: u16_at(4),
+            csum_start: u16_at(6),
+            csum_offset: u16_at(8),
+        };
+        match h.gso_type & !GSO_ECN {
+            GSO_NONE => {}
+            GSO_TCPV4 => {
+                if h.gso_size == 0 || usize::from(h.hdr_len) > pkt_len {
+                    return Err(VnetError::BadGso);
+                }
+            }
+            _ => return Err(VnetError::BadGsoType),
+        }
+        if h.flags & F_NEEDS_CSUM != 0 {
+            let end = usize::from(h.csum_start) + usize::from(h.csum_offset) + 2;
+            if end > pkt_len {
+                return Err(VnetError::BadCsum);
+            }
+        }
+        Ok(h)
+    }
+
+    /// The header for an IPv4/TCP super-segment of `gso_size`-byte segments, or `None` if
+    /// `pkt` is not one (not IPv4/TCP, or its headers do not fit).
+    pub(crate) fn for_tcp_gso(pkt: &[u8], gso_size: u16) -> Option<VnetHdr> {
+        let ihl = usize::from(pkt.first()? & 0x0f) * 4;
+        if pkt.first()? >> 4 != 4 || ihl < 20 || *pkt.get(9)? != 6 {
+            return None;
+        }
+        let thl = usize::from(pkt.get(ihl + 12)? >> 4) * 4;
+        let flags = *pkt.get(ihl + 13)?;
+        let hdr_len = ihl + thl;
+        if thl < 20 || hdr_len > pkt.len() || gso_size == 0 {
+            return None;
+        }
+        Some(VnetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: GSO_TCPV4
+                | if flags & TCP_FLAG_CWR != 0 {
+                    GSO_ECN
+                } else {
+                    0
+                },
+            hdr_len: hdr_len as u16,
+            gso_size,
+            csum_start: ihl as u16,
+            csum_offset: TCP_CSUM_OFFSET,
+        })
+    }
+}
 
 /// Open `/dev/net/tun` as TUN device `name` with a vnet header and TCP/IPv4 offloads.
 pub(crate) fn open_vnet(name: &str) -> io::Result<(OwnedFd, String)> {
@@ -47,8 +154,21 @@ pub(crate) fn open_vnet(name: &str) -> io::Result<(OwnedFd, String)> {
     Ok((fd, real))
 }
 
-/// Read one packet (possibly a super-segment) into `buf`, its checksum completed.
-pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+/// What one read brought.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Rx {
+    /// A packet (or super-segment) of this many bytes in the buffer, its checksum complete.
+    Packet(usize),
+    /// An IPv4/TCP packet whose checksum the kernel left partial and `recv` was allowed to
+    /// leave so: the local kernel built it in memory (see `Stack::handle_packet_offloaded`).
+    Trusted(usize),
+    /// A packet whose header was malformed: dropped.
+    Dropped(VnetError),
+}
+
+/// Read one packet (possibly a super-segment) into `buf`, its checksum completed (or, with
+/// `may_trust`, left partial on a TCP packet: `Rx::Trusted`).
+pub(crate) fn recv(fd: RawFd, buf: &mut [u8], may_trust: bool) -> io::Result<Rx> {
     let mut hdr = [0u8; VNET_HDR_LEN];
     let iov = [
         libc::iovec {
@@ -65,13 +185,46 @@ pub(crate) fn recv(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let n = (n as usize).saturating_sub(VNET_HDR_LEN);
-    if hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM != 0 {
-        let start = usize::from(u16::from_ne_bytes([hdr[6], hdr[7]]));
-        let off = usize::from(u16::from_ne_bytes([hdr[8], hdr[9]]));
-        complete_checksum(buf.get_mut(..n).unwrap_or_default(), start, off);
+    if n == 0 {
+        return Ok(Rx::Packet(0));
     }
-    Ok(n)
+    let Some(len) = (n as usize).checked_sub(VNET_HDR_LEN) else {
+        return Ok(Rx::Dropped(VnetError::Short));
+    };
+    Ok(complete(
+        &hdr,
+        buf.get_mut(..len).unwrap_or_default(),
+        may_trust,
+    ))
+}
+
+/// Check the header of a packet read into `pkt` and complete its checksum if it is partial
+/// (unless `may_trust` and it is the TCP checksum of an unfragmented IPv4 packet).
+pub(crate) fn complete(hdr: &[u8], pkt: &mut [u8], may_trust: bool) -> Rx {
+    let h = match VnetHdr::parse(hdr, pkt.len()) {
+        Ok(h) => h,
+        Err(e) => return Rx::Dropped(e),
+    };
+    if h.flags & F_NEEDS_CSUM != 0 {
+        if may_trust && is_tcp_checksum(pkt, h) {
+            return Rx::Trusted(pkt.len());
+        }
+        complete_checksum(pkt, usize::from(h.csum_start), usize::from(h.csum_offset));
+    }
+    Rx::Packet(pkt.len())
+}
+
+/// `h` points at the TCP checksum of `pkt`, an unfragmented IPv4/TCP packet.
+fn is_tcp_checksum(pkt: &[u8], h: VnetHdr) -> bool {
+    let (Some(&vihl), Some(&proto), Some(frag)) = (pkt.first(), pkt.get(9), pkt.get(6..8)) else {
+        return false;
+    };
+    let unfragmented = u16::from_be_bytes([frag[0], frag[1]]) & 0x3fff == 0;
+    vihl >> 4 == 4
+        && proto == 6
+        && unfragmented
+        && usize::from(h.csum_start) == usize::from(vihl & 0x0f) * 4
+        && h.csum_offset == TCP_CSUM_OFFSET
 }
 
 /// The checksum field at `start + off` holds the pseudo-header sum; summing everything from
@@ -91,9 +244,9 @@ fn complete_checksum(pkt: &mut [u8], start: usize, off: usize) {
     }
 }
 
-/// Write one packet behind an all-zero header (no offload: our checksums are complete).
-pub(crate) fn send(fd: RawFd, packet: &[u8]) -> io::Result<usize> {
-    let hdr = [0u8; VNET_HDR_LEN];
+/// Write one packet behind `hdr` (all zero: no offload asked, checksums complete).
+pub(crate) fn send(fd: RawFd, hdr: VnetHdr, packet: &[u8]) -> io::Result<usize> {
+    let hdr = hdr.to_bytes();
     let iov = [
         libc::iovec {
             iov_base: hdr.as_ptr() as *mut libc::c_void,
@@ -113,27 +266,5 @@ pub(crate) fn send(fd: RawFd, packet: &[u8]) -> io::Result<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_partial_checksum_is_completed() {
-        use crate::wire::checksum::{finish, pseudo_header, transport_checksum};
-        use std::net::Ipv4Addr;
-        let (src, dst) = (Ipv4Addr::new(198, 18, 0, 1), Ipv4Addr::new(198, 18, 0, 2));
-        // A 20-byte IPv4 header (contents irrelevant here) and a 30-byte TCP segment.
-        let mut pkt = vec![0u8; 50];
-        for (i, b) in pkt.iter_mut().enumerate().skip(20) {
-            *b = i as u8;
-        }
-        // What the kernel leaves: the folded, uncomplemented pseudo-header sum in the field.
-        let partial = !finish(pseudo_header(src, dst, 6, 30));
-        pkt[20 + 16..20 + 18].copy_from_slice(&partial.to_be_bytes());
-        complete_checksum(&mut pkt, 20, 16);
-        assert_eq!(transport_checksum(src, dst, 6, &pkt[20..]), 0);
-        // Out-of-range offsets leave the packet alone.
-        let before = pkt.clone();
-        complete_checksum(&mut pkt, 40, 16);
-        assert_eq!(pkt, before);
-    }
-}
+#[path = "offload_tests.rs"]
+mod tests;

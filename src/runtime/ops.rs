@@ -17,11 +17,16 @@ pub(crate) enum Step {
 /// One attempt at an API call. `expired` = its deadline passed: it must finish now.
 pub(crate) type OpFn = Box<dyn FnMut(&mut Stack, Instant, bool) -> Step + Send>;
 
+/// A call on the driver's inline services (`services::inline`).
+pub(crate) type InlineFn =
+    Box<dyn FnOnce(&mut Stack, &mut crate::services::inline::Inline, Instant) + Send>;
+
 pub(crate) enum Cmd {
     Op {
         f: OpFn,
         timeout: Option<std::time::Duration>,
     },
+    Inline(InlineFn),
     Shutdown,
 }
 

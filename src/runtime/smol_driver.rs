@@ -307,9 +307,9 @@ impl SmolDriver {
 
     fn read_link(&mut self, now: Instant) -> io::Result<()> {
         for _ in 0..READ_BATCH {
-            let n = match self.link.recv(&mut self.buf) {
-                Ok(0) => return Err(io::Error::other("the link was closed")),
-                Ok(n) => n,
+            let n = match self.link.recv(&mut self.buf, false) {
+                Ok((0, _)) => return Err(io::Error::other("the link was closed")),
+                Ok((n, _)) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io::Error::new(e.kind(), format!("reading the link: {e}"))),

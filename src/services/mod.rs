@@ -3,12 +3,14 @@
 //! `chargen` (TCP 19, RFC 864), `http` (TCP 80, a small HTTP/1.1 server, RFC 9112),
 //! `dns` (UDP and TCP 53, an authoritative server for one zone, RFC 1035). See docs/services.md.
 //!
-//! Application side only: one thread per connection, capped (`MAX_CONNECTIONS` per service);
-//! beyond the cap, new connections wait in the stack's accept queue.
+//! echo, discard and chargen run inside the driver thread (`inline`); the others on threads over
+//! `api`, one per connection. Both are capped (`MAX_CONNECTIONS` per service); beyond the cap,
+//! new connections wait in the stack's accept queue.
 
 mod chargen;
 pub mod dns;
 mod http;
+pub mod inline;
 mod limit;
 pub mod sha256;
 
@@ -105,9 +107,19 @@ pub fn parse_list(s: &str) -> Result<Vec<Service>, String> {
     Ok(out)
 }
 
-/// Start `svc` on `addr` (our address) in background threads.
-pub fn start(net: &Net, addr: Ipv4Addr, svc: Service) -> io::Result<JoinHandle<()>> {
+/// Start `svc` on `addr` (our address): inside the driver thread for echo, discard and chargen
+/// (`None`), else in background threads.
+pub fn start(net: &Net, addr: Ipv4Addr, svc: Service) -> io::Result<Option<JoinHandle<()>>> {
     let local = SocketAddrV4::new(addr, svc.port());
+    if inline::is_inline(svc) {
+        net.serve_inline(local, svc)?;
+        return Ok(None);
+    }
+    start_threaded(net, local, svc).map(Some)
+}
+
+/// Start `svc` on `local` in background threads over `api` (one per connection).
+pub fn start_threaded(net: &Net, local: SocketAddrV4, svc: Service) -> io::Result<JoinHandle<()>> {
     let name = format!("svc-{svc}");
     if svc == Service::UdpEcho {
         let sock = UdpSocket::bind(net, local)?;
@@ -160,7 +172,8 @@ fn echo(mut s: TcpStream) -> io::Result<()> {
 
 /// Discard (RFC 863): read and throw away until the peer closes.
 fn discard(mut s: TcpStream) -> io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
+    // A whole default receive buffer per read: each read is a round trip to the driver thread.
+    let mut buf = vec![0u8; 256 * 1024];
     while s.read(&mut buf)? > 0 {}
     Ok(())
 }

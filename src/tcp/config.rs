@@ -72,6 +72,9 @@ pub struct TcpConfig {
     pub frto: bool,
     /// Negotiate ECN (RFC 3168).
     pub ecn: bool,
+    /// Pace data at gain × cwnd / SRTT in ~1 ms quanta (`pacing.rs`; Linux
+    /// `tcp_update_pacing_rate`). Off by default: see docs/loss-recovery.md, "Pacing".
+    pub pacing: bool,
     /// SYN (and SYN,ACK) retransmissions before giving up with TimedOut. The default 7 waits
     /// 1+2+...+128 s = 255 s (RFC 9293 §3.8.3: R2 for a SYN at least 3 minutes).
     pub max_syn_retries: u32,
@@ -90,6 +93,11 @@ pub struct TcpConfig {
     /// Answer SYNs with SYN cookies when a listener's SYN queue is full (RFC 4987 §3.6; Linux
     /// `tcp_syncookies=1`).
     pub syn_cookies: bool,
+    /// Segmentation offload (TUN `IFF_VNET_HDR`, like Linux TSO): new data may leave as one
+    /// super-segment of several full-sized segments that the link splits, its checksum left
+    /// partial (the pseudo-header sum) for the link to complete. Only a runtime whose link does
+    /// GSO turns it on; captures and the emulator see per-packet segments, so they keep it off.
+    pub offload: bool,
 }
 
 impl Default for TcpConfig {
@@ -117,6 +125,7 @@ impl Default for TcpConfig {
             undo: true,
             frto: true,
             ecn: false,
+            pacing: false,
             max_syn_retries: 7,
             fin_timeout: Duration::from_secs(60),
             keepalive_interval: Duration::from_secs(75),
@@ -125,6 +134,7 @@ impl Default for TcpConfig {
             user_timeout: None,
             challenge_ack_limit: 10,
             syn_cookies: true,
+            offload: false,
         }
     }
 }
@@ -158,6 +168,8 @@ pub struct TcpInfo {
     pub unacked: u32,
     /// In fast recovery (RFC 5681 §3.2, RFC 6582).
     pub in_recovery: bool,
+    /// Pacing rate in bytes/s (Linux `tcpi_pacing_rate`); 0 = not paced.
+    pub pacing_rate: u64,
 }
 
 /// Counters of the TCP layer: every dropped segment is counted under a reason.
@@ -216,6 +228,8 @@ pub struct TcpStats {
     pub sack_reneged: u64,
     /// Reductions undone because the retransmission was spurious (RFC 3522).
     pub spurious_undos: u64,
+    /// Times pacing held data back until its next release (`pacing.rs`).
+    pub pacing_holds: u64,
     /// ECN (RFC 3168): CE-marked data segments received, window reductions for ECE.
     pub ecn_ce_received: u64,
     pub ecn_reductions: u64,

@@ -5,6 +5,9 @@
 //! so a completed handshake always finds room in the accept queue. Beyond that bound a SYN is
 //! answered with a SYN cookie (`syncookie.rs`, RFC 4987 §3.6) if enabled, else dropped and
 //! counted (the peer retransmits); with the accept queue itself full it is dropped (as Linux).
+//! A valid cookie ACK that finds the accept queue full rebuilds the connection in SYN-RECEIVED
+//! and drops the ACK; our SYN,ACK retransmission draws it again (`syncookie.rs`), at once when
+//! `accept` makes room.
 //! Read next: `mod.rs`.
 
 use std::collections::VecDeque;

@@ -13,6 +13,7 @@ pub mod congestion;
 pub mod connection;
 pub mod isn;
 pub mod listener;
+pub mod pacing;
 pub mod prr;
 pub mod rack;
 pub mod reassembly;
@@ -65,6 +66,10 @@ pub struct TcpLayer {
     sockets: HashMap<u32, Socket>,
     /// The last segment from `poll_transmit` may be sent ECT(0) (RFC 3168, `tuning.rs`).
     last_ect: bool,
+    /// Segment size of the super-segment `poll_transmit` returned last (0: a plain segment).
+    last_gso: u16,
+    /// The link vouches for the checksum of the segment being handled (`Stack::handle_packet_offloaded`).
+    pub(crate) csum_trusted: bool,
     next_handle: u32,
     /// (local, remote) -> connection.
     tuples: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
@@ -75,6 +80,9 @@ pub struct TcpLayer {
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     events: VecDeque<SocketEvent>,
     event_set: HashSet<u32>,
+    /// Per listener: connections in SYN-RECEIVED whose completing ACK was dropped because the
+    /// accept queue was full, oldest first (entries may be stale: checked when taken).
+    blocked: HashMap<u32, VecDeque<TcpHandle>>,
     /// Stateless replies: RSTs to nowhere and SYN-cookie SYN,ACKs.
     rst_queue: VecDeque<(Ipv4Addr, Ipv4Addr, Header)>,
     next_port: u16,
@@ -93,6 +101,8 @@ impl TcpLayer {
             our_mss: 1460,
             sockets: HashMap::new(),
             last_ect: false,
+            last_gso: 0,
+            csum_trusted: false,
             next_handle: 1,
             tuples: HashMap::new(),
             listeners: HashMap::new(),
@@ -102,6 +112,7 @@ impl TcpLayer {
             heap: BinaryHeap::new(),
             events: VecDeque::new(),
             event_set: HashSet::new(),
+            blocked: HashMap::new(),
             rst_queue: VecDeque::new(),
             next_port,
         }
@@ -122,7 +133,12 @@ impl TcpLayer {
     /// A TCP segment addressed to us (`segment` = TCP header + payload; checksum not yet verified).
     pub fn handle_segment(&mut self, now: Instant, src: Ipv4Addr, dst: Ipv4Addr, segment: &[u8]) {
         self.stats.segments_in += 1;
-        let seg = match Segment::parse_checked(src, dst, segment) {
+        let parsed = if self.csum_trusted {
+            Segment::parse(segment)
+        } else {
+            Segment::parse_checked(src, dst, segment)
+        };
+        let seg = match parsed {
             Ok(s) => s,
             Err(e) => {
                 if e == ParseError::BadChecksum {
@@ -137,6 +153,9 @@ impl TcpLayer {
         let local = SocketAddrV4::new(dst, seg.dst_port);
         let remote = SocketAddrV4::new(src, seg.src_port);
         if let Some(&h) = self.tuples.get(&(local, remote)) {
+            if self.handshake_blocked(h, &seg) {
+                return;
+            }
             if !self.time_wait_reusable(h, local, &seg) {
                 if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
                     c.handle_segment(now, &seg, &mut self.stats);
@@ -351,6 +370,7 @@ impl TcpLayer {
         buf: &mut [u8],
     ) -> Option<(Ipv4Addr, Ipv4Addr, usize)> {
         self.last_ect = false;
+        self.last_gso = 0;
         while let Some((src, dst, h)) = self.rst_queue.pop_front() {
             if let Some(n) = h.emit(buf) {
                 fill_checksum(src, dst, &mut buf[..n]);
@@ -367,6 +387,7 @@ impl TcpLayer {
             {
                 self.stats.segments_out += 1;
                 self.last_ect = c.transmit_ect();
+                self.last_gso = c.transmit_gso();
                 c.update_timers(now);
                 let addrs = (*c.local.ip(), *c.remote.ip());
                 if c.is_closed() && c.orphan && !c.poll_pending() {

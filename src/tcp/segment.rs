@@ -266,6 +266,22 @@ pub fn fill_checksum(src: Ipv4Addr, dst: Ipv4Addr, seg: &mut [u8]) {
     seg[16..18].copy_from_slice(&c.to_be_bytes());
 }
 
+/// Leave the checksum for the link to complete (segmentation offload): the field holds the
+/// folded pseudo-header sum, not complemented, as `virtio_net_hdr` NEEDS_CSUM (Linux
+/// CHECKSUM_PARTIAL) expects; the link sums from the TCP header on (RFC 1071).
+pub fn fill_partial_checksum(src: Ipv4Addr, dst: Ipv4Addr, seg: &mut [u8]) {
+    if seg.len() < HEADER_LEN {
+        return;
+    }
+    let partial = !crate::wire::checksum::finish(crate::wire::checksum::pseudo_header(
+        src,
+        dst,
+        PROTO_TCP,
+        seg.len(),
+    ));
+    seg[16..18].copy_from_slice(&partial.to_be_bytes());
+}
+
 /// tcpdump-style flag string ("S.", "F.", "R", "P.").
 pub fn flag_str(flags: u8) -> String {
     let mut s = String::new();

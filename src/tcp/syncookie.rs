@@ -15,6 +15,7 @@ use super::connection::{Connection, DEFAULT_MSS, rcv_wscale_for};
 use super::isn::IsnGenerator;
 use super::segment::{ACK, Header, RST, SYN, Segment, TcpOptions};
 use super::seq::SeqNum;
+use super::state::State;
 use super::{MAX_QUEUED_RST, Socket, TcpLayer};
 use crate::socket::TcpHandle;
 use crate::time::{Duration, Instant};
@@ -169,6 +170,86 @@ impl TcpLayer {
         self.rst_queue.push_back((*local.ip(), *remote.ip(), h));
     }
 
+    /// A segment for a connection still in SYN-RECEIVED whose listener's accept queue is full:
+    /// its ACK would complete the handshake with nowhere to go, so it is dropped (counted) and
+    /// our SYN,ACK retransmission brings it again later (as Linux with a full accept queue).
+    pub(super) fn handshake_blocked(&mut self, h: u32, seg: &Segment<'_>) -> bool {
+        let Some(Socket::Conn(c)) = self.sockets.get(&h) else {
+            return false;
+        };
+        if c.state != State::SynReceived || !seg.has(ACK) || seg.has(RST) || seg.has(SYN) {
+            return false;
+        }
+        let full = matches!(
+            c.listener.and_then(|l| self.sockets.get(&l.0)),
+            Some(Socket::Listener(l)) if l.accept_full()
+        );
+        if full {
+            self.stats.listen_overflows += 1;
+            log::debug!(
+                "tcp {}: accept queue full, ACK from {} dropped",
+                c.local,
+                c.remote
+            );
+            self.note_blocked(h);
+        }
+        full
+    }
+
+    /// Remember `h` (SYN-RECEIVED, its ACK dropped for lack of room) for its listener. The
+    /// lists live in the layer, not in `Listener`: every socket-table entry is as large as a
+    /// listener, so a larger listener costs bytes per connection.
+    fn note_blocked(&mut self, h: u32) {
+        let (lh, backlog, syn_queue) = match self.sockets.get(&h) {
+            Some(Socket::Conn(c)) if !c.accept_blocked => match c.listener {
+                Some(lh) => match self.sockets.get(&lh.0) {
+                    Some(Socket::Listener(l)) => (lh, l.backlog, l.syn_queue),
+                    _ => return,
+                },
+                None => return,
+            },
+            _ => return,
+        };
+        let list = self.blocked.entry(lh.0).or_default();
+        // Entries of connections that died meanwhile stay until taken: drop them once they
+        // could outnumber the live ones (every live one is in the SYN queue count).
+        if list.len() >= 2 * (syn_queue + backlog) {
+            let sockets = &self.sockets;
+            list.retain(|b| {
+                matches!(sockets.get(&b.0), Some(Socket::Conn(c))
+                    if c.accept_blocked && c.listener == Some(lh))
+            });
+        }
+        list.push_back(TcpHandle(h));
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
+            c.accept_blocked = true;
+        }
+    }
+
+    /// `accept` made room on listener `lh`: the oldest blocked connection sends its SYN,ACK
+    /// now instead of at its next RTO, so the peer's ACK comes back within a round trip.
+    pub(super) fn resend_blocked_syn_ack(&mut self, lh: u32) {
+        loop {
+            let Some(list) = self.blocked.get_mut(&lh) else {
+                return;
+            };
+            let Some(h) = list.pop_front() else {
+                self.blocked.remove(&lh);
+                return;
+            };
+            if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h.0)
+                && c.accept_blocked
+                && c.state == State::SynReceived
+                && c.listener == Some(TcpHandle(lh))
+            {
+                c.accept_blocked = false;
+                c.resend_syn_ack_now();
+                self.mark_dirty(h.0);
+                return;
+            }
+        }
+    }
+
     /// An ACK reached a listener: if cookies were sent lately and SEG.ACK − 1 is a valid cookie,
     /// rebuild the connection and feed it this ACK. True if the segment was taken (or dropped
     /// for lack of room); false leaves the LISTEN rule (RST) to the caller.
@@ -200,10 +281,12 @@ impl TcpLayer {
             self.stats.connection_limit += 1;
             return true; // dropped: the peer retransmits its ACK (or data)
         }
-        if l.accept_full() {
-            self.stats.listen_overflows += 1;
-            return true; // as Linux: drop, the peer retransmits
-        }
+        // The accept queue is full: this ACK is dropped, but the peer thinks it is connected
+        // and may never send again (an idle client). Keep the rebuilt connection in
+        // SYN-RECEIVED and retransmit our SYN,ACK at RTO (§3.8.1): the peer answers with its ACK
+        // again (§3.10.7.4), which completes the handshake once there is room (as Linux does
+        // with a full accept queue; `handshake_blocked`).
+        let overflow = l.accept_full();
         let mut opts = TcpOptions {
             mss: Some(mss),
             ..Default::default()
@@ -255,7 +338,16 @@ impl TcpLayer {
         self.stats.connections_opened += 1;
         self.stats.syncookies_ok += 1;
         if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-            c.handle_segment(now, seg, &mut self.stats);
+            if overflow {
+                self.stats.listen_overflows += 1;
+                log::debug!("tcp {local}: accept queue full, cookie ACK from {remote} dropped");
+                c.resend_syn_ack_later(now);
+            } else {
+                c.handle_segment(now, seg, &mut self.stats);
+            }
+        }
+        if overflow {
+            self.note_blocked(h);
         }
         self.settle(h, now);
         self.mark_dirty(h);

@@ -1,7 +1,8 @@
 //! Per-connection switches for congestion control and loss recovery (issue 4): a lab flips one
 //! mechanism on one connection and compares. Stack-wide defaults live in `TcpConfig`.
 //! SACK and ECN are negotiated in the handshake, so they are per layer (`TcpConfig::sack`,
-//! `TcpConfig::ecn`) or must be set before `connect`. Read next: `connection/recovery.rs`.
+//! `TcpConfig::ecn`) or must be set before `connect`; pacing (`pacing.rs`) switches at any time.
+//! Read next: `connection/recovery.rs`.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -45,6 +46,12 @@ impl TcpLayer {
         self.last_ect
     }
 
+    /// Payload bytes per segment if the segment `poll_transmit` returned last is a
+    /// super-segment for the link to split (`TcpConfig::offload`; its checksum is partial).
+    pub fn last_transmit_gso(&self) -> Option<u16> {
+        (self.last_gso != 0).then_some(self.last_gso)
+    }
+
     /// Replace the congestion controller ("cubic", "newreno", "reno", "none"); the new one
     /// starts from its initial window.
     pub fn set_congestion_control(&mut self, h: TcpHandle, name: &str) -> Result<(), SocketError> {
@@ -66,5 +73,10 @@ impl TcpLayer {
     ) -> Result<(), SocketError> {
         self.conn_mut(h)?.set_recovery(recovery, prr, undo);
         Ok(())
+    }
+
+    /// Pacing (`pacing.rs`) on or off for one connection; off releases anything held back.
+    pub fn set_pacing(&mut self, now: Instant, h: TcpHandle, on: bool) -> Result<(), SocketError> {
+        self.with_conn(now, h, |c| c.set_pacing(on))
     }
 }

@@ -28,11 +28,15 @@ impl TcpLayer {
 
     /// A connection that completed its handshake on `listener`, if any.
     pub fn accept(&mut self, listener: TcpHandle) -> Result<TcpHandle, SocketError> {
-        match self.sockets.get_mut(&listener.0) {
-            Some(Socket::Listener(l)) => l.accept_queue.pop_front().ok_or(SocketError::WouldBlock),
-            Some(Socket::Conn(_)) => Err(SocketError::InvalidInput),
-            None => Err(SocketError::InvalidHandle),
-        }
+        let h = match self.sockets.get_mut(&listener.0) {
+            Some(Socket::Listener(l)) => {
+                l.accept_queue.pop_front().ok_or(SocketError::WouldBlock)?
+            }
+            Some(Socket::Conn(_)) => return Err(SocketError::InvalidInput),
+            None => return Err(SocketError::InvalidHandle),
+        };
+        self.resend_blocked_syn_ack(listener.0);
+        Ok(h)
     }
 
     /// Active open. `local` port 0 picks an ephemeral port.
@@ -111,6 +115,7 @@ impl TcpLayer {
                 let pending: Vec<TcpHandle> = l.accept_queue.drain(..).collect();
                 self.sockets.remove(&h.0);
                 self.listeners.remove(&local);
+                self.blocked.remove(&h.0);
                 for p in pending {
                     if let Some(Socket::Conn(c)) = self.sockets.get_mut(&p.0) {
                         c.orphan = true;

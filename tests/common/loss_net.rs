@@ -52,6 +52,8 @@ pub struct SegInfo {
     pub fin: bool,
     /// 1 for the first transmission of this offset, 2 for the first retransmission, ...
     pub nth: u32,
+    /// When A sent it (before the bottleneck).
+    pub at: Instant,
 }
 
 /// The sending side of one flow (on A).
@@ -300,6 +302,7 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
             len,
             fin,
             nth: *nth,
+            at: self.now,
         })
     }
 

@@ -84,7 +84,7 @@ meta machine "rustc: $(rustc --version 2>/dev/null || echo unknown); build: carg
 meta machine "Shared machine: other jobs may run at the same time; min–max shows the spread"
 meta setting "BENCH_SECS=$SECS s per bulk/rate run, BENCH_RUNS=$RUNS runs per figure (the issue's 10 s runs and 100k rounds are shortened so the suite fits in about 10 minutes)"
 meta setting "ping-pong: $RR rounds per run after 100 warm-up rounds; ICMP: 200 echoes at 2 ms intervals per run"
-meta setting "tunstack up --serve echo,discard,chargen --seed 1, ours with --msl 1s (a short TIME-WAIT for the connection-rate runs; smoltcp has no such flag)"
+meta setting "tunstack up --serve echo,discard,chargen --seed 1, ours with --msl 1s (a short TIME-WAIT for the connection-rate runs; smoltcp has no such flag) and --offload off, except the *with TUN offloads* rows (--offload on, the default)"
 
 SMOL=no
 if "$TS" up --help 2>/dev/null | grep -q -- '--stack'; then SMOL=yes; fi
@@ -99,10 +99,10 @@ in_ns "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw
 
 OURPID=
 start_stack() { # stack mtu
-    local extra=(--msl 1s) env=()
+    local extra=(--msl 1s --offload off)
     [ "$1" = smoltcp ] && extra=(--stack smoltcp)
-    [ "$1" = ours-tso ] && env=(TUNSTACK_OFFLOAD=1)
-    ip netns exec "$NS" env "${env[@]}" "$TS" up --tun tsb0 --mtu "$2" --serve echo,discard,chargen --seed 1 \
+    [ "$1" = ours-tso ] && extra=(--msl 1s --offload on)
+    ip netns exec "$NS" "$TS" up --tun tsb0 --mtu "$2" --serve echo,discard,chargen --seed 1 \
         "${extra[@]}" >/dev/null 2>>/tmp/ts-bench-stack.log &
     OURPID=$!
     PIDS+=("$OURPID")
@@ -172,7 +172,8 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 if want bulk; then
     for mtu in 1500 9000 65535; do
         extra_stacks=""
-        [ "$mtu" = 1500 ] && extra_stacks=ours-tso
+        # Super-segments need 2+ segments in 64 KiB: not at MTU 65535.
+        [ "$mtu" != 65535 ] && extra_stacks=ours-tso
         for s in $STACKS $extra_stacks; do
             echo "bench: bulk $s MTU $mtu" >&2
             start_stack "$s" "$mtu"
@@ -198,8 +199,9 @@ if want bulk; then
         done
         veth_down
     fi
-    meta cmd "ip netns exec $NS tunstack up --tun tsb0 --mtu MTU --serve echo,discard,chargen --seed 1 --msl 1s [--stack smoltcp]"
-    meta cmd "ip netns exec $NS env TUNSTACK_OFFLOAD=1 tunstack up ...   # ours with TUN offloads (IFF_VNET_HDR + TSO4), MTU 1500"
+    meta cmd "ip netns exec $NS tunstack up --tun tsb0 --mtu MTU --serve echo,discard,chargen --seed 1 --msl 1s --offload off   # ours (one packet per syscall)"
+    meta cmd "ip netns exec $NS tunstack up ... --offload on   # ours with TUN offloads (IFF_VNET_HDR + TSO4 both ways), MTU 1500 and 9000"
+    meta cmd "ip netns exec $NS tunstack up --tun tsb0 --mtu MTU --serve echo,discard,chargen --seed 1 --stack smoltcp"
     meta cmd "ip netns exec $NS tsbench send --to 198.18.0.2:9 --secs $SECS    # kernel → stack discard"
     meta cmd "ip netns exec $NS tsbench recv --to 198.18.0.2:19 --secs $SECS   # stack chargen → kernel (after 200 ms warm-up)"
     meta cmd "ip link add tsbva netns A type veth peer name tsbvb netns B; ip link set ... mtu MTU up"

@@ -8,7 +8,7 @@
 //! recovery itself (partial ACKs, deflation) is NewReno's (RFC 6582), as in RFC 9438 §4.6.
 //! Read next: `congestion/hystart.rs`.
 
-use super::hystart::{HyStart, L_NON_PACED, Phase};
+use super::hystart::{HyStart, L_NON_PACED};
 use super::{CongestionControl, initial_window};
 use crate::tcp::seq::SeqNum;
 use crate::time::{Duration, Instant};
@@ -135,12 +135,10 @@ impl Cubic {
             None => (2 * self.smss, 1),
         };
         self.cwnd += f64::from(acked.min(limit) / div);
-        if let Some(h) = &self.hystart
-            && h.phase == Phase::Done
-            && (self.cwnd as u32) < self.ssthresh
-        {
-            // §4.2: CSS is over: congestion avoidance from here.
-            self.ssthresh = self.cwnd as u32;
+        // §4.2: CSS is over: congestion avoidance from here. Only at that moment: a slow start
+        // after an RTO (HyStart++ already Done by the loss) must run up to its ssthresh.
+        if self.hystart.as_mut().is_some_and(HyStart::take_exit) {
+            self.ssthresh = self.ssthresh.min(self.cwnd as u32);
         }
     }
 
@@ -258,8 +256,11 @@ impl CongestionControl for Cubic {
     }
 
     fn on_rto(&mut self, _now: Instant, flight_size: u32) {
-        // §4.8: ssthresh as in §4.6, cwnd = 1 SMSS; only the first timeout of a series reduces.
-        if self.window() > self.smss || self.recover.is_some() {
+        // §4.8: ssthresh as in §4.6, cwnd = 1 SMSS; only the first timeout of a series reduces
+        // (RFC 5681 §3.1). A timeout inside a fast recovery answers the same congestion event
+        // that recovery already reduced for (§4.6: one reduction per event): ssthresh and W_max
+        // stay (as Linux's tcp_enter_loss, which reduces only outside Recovery).
+        if self.recover.is_none() && self.window() > self.smss {
             self.reduce(flight_size);
         }
         self.cwnd = self.seg();
@@ -396,5 +397,42 @@ mod tests {
         assert_eq!(cc.epoch_k(), Some(0.0));
         cc.undo(); // RFC 3522: spurious timeout
         assert_eq!((cc.window(), cc.ssthresh()), (50_000, u32::MAX));
+    }
+
+    #[test]
+    fn rto_during_recovery_does_not_reduce_again() {
+        // §4.6: one reduction per congestion event; the timeout repairs the same losses.
+        let mut cc = Cubic::new(MSS, true);
+        cc.cwnd = 100_000.0;
+        assert!(cc.on_fast_retransmit(at(0), 100_000, SeqNum(200_000)));
+        cc.on_rto(at(300), 100_000);
+        assert_eq!((cc.window(), cc.ssthresh()), (MSS, 70_000));
+        assert!((cc.w_max() - 100.0).abs() < 1e-9, "W_max {}", cc.w_max());
+    }
+
+    #[test]
+    fn slow_start_after_rto_runs_up_to_ssthresh() {
+        // RFC 9406 §4.2: HyStart++ ends with the first loss; RFC 5681 §3.1: after the timeout
+        // slow start (cwnd < ssthresh) grows cwnd by the bytes acknowledged up to ssthresh.
+        let mut cc = Cubic::new(MSS, true);
+        cc.cwnd = 50_000.0;
+        cc.on_rto(at(0), 50_000);
+        assert_eq!((cc.window(), cc.ssthresh()), (MSS, 35_000));
+        let mut sent = 0u32;
+        for i in 0..40 {
+            sent += MSS;
+            cc.on_ack_sample(
+                at(i),
+                SeqNum(sent + 10 * MSS),
+                Some(Duration::from_millis(100)),
+            );
+            cc.on_ack(at(i), SeqNum(sent), MSS, cc.window());
+        }
+        assert_eq!(
+            cc.ssthresh(),
+            35_000,
+            "slow start must not end before ssthresh"
+        );
+        assert!(cc.window() >= 35_000, "cwnd {}", cc.window());
     }
 }

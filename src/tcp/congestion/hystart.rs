@@ -39,6 +39,8 @@ pub struct HyStart {
     samples: u32,
     css_baseline: Option<Duration>,
     css_rounds: u32,
+    /// CSS just ended after CSS_ROUNDS (not by a loss): the caller sets ssthresh = cwnd once.
+    exit_pending: bool,
 }
 
 impl Default for HyStart {
@@ -51,6 +53,7 @@ impl Default for HyStart {
             samples: 0,
             css_baseline: None,
             css_rounds: 0,
+            exit_pending: false,
         }
     }
 }
@@ -79,6 +82,7 @@ impl HyStart {
                 self.css_rounds += 1;
                 if self.css_rounds >= CSS_ROUNDS {
                     self.phase = Phase::Done;
+                    self.exit_pending = true;
                     return;
                 }
             }
@@ -117,9 +121,18 @@ impl HyStart {
         }
     }
 
-    /// A loss or ECE ends slow start and CSS (§4.2: "enter congestion avoidance").
+    /// True once, when CSS has just ended after CSS_ROUNDS (§4.2: "enter congestion avoidance
+    /// by setting the ssthresh to the current cwnd").
+    pub fn take_exit(&mut self) -> bool {
+        std::mem::take(&mut self.exit_pending)
+    }
+
+    /// A loss or ECE ends slow start and CSS (§4.2: "enter congestion avoidance"). HyStart++
+    /// is for the initial slow start only (§4.2); a later slow start (after an RTO) is standard
+    /// slow start up to the ssthresh the loss set.
     pub fn on_congestion(&mut self) {
         self.phase = Phase::Done;
+        self.exit_pending = false;
     }
 }
 

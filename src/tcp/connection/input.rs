@@ -355,7 +355,10 @@ impl Connection {
 
     /// Seventh step: place data in the receive buffer or the reassembly queue.
     fn take_text(&mut self, now: Instant, seq: SeqNum, payload: &[u8], stats: &mut TcpStats) {
-        self.rcv_mss = self.rcv_mss.max(payload.len() as u32);
+        // A super-segment from an offloading link counts as segments of our MSS (as Linux
+        // takes its gso_size): otherwise one 64 KiB read would set "full-sized" to 64 KiB.
+        let full = (payload.len() as u32).min(u32::from(self.our_mss));
+        self.rcv_mss = self.rcv_mss.max(full);
         // Trim what we already have (§3.10.7.4: "trimmed to the window").
         let skip = self.rcv_nxt.since(seq) as usize;
         let Some(data) = payload.get(skip..) else {
@@ -374,6 +377,8 @@ impl Connection {
                 self.ack_now = true;
             }
             self.deliver(&data[..n]);
+            // The cumulative ACK now owed supersedes duplicates of the old RCV.NXT.
+            self.dupacks_owed = 0;
             let had_holes = !self.reasm.is_empty();
             while let Some(piece) = self.reasm.pop(self.rcv_abs) {
                 let room = self.rcv_free() as usize;
@@ -400,6 +405,9 @@ impl Connection {
                 }
                 _ => {}
             }
+            // RFC 5681 §4.2: one duplicate (pure) ACK per out-of-order segment, also when
+            // several arrive before the driver asks what to send (ACKs are otherwise coalesced).
+            self.dupacks_owed = self.dupacks_owed.saturating_add(1);
             self.ack_now = true;
         }
     }
@@ -416,10 +424,12 @@ impl Connection {
     }
 
     /// RFC 9293 §3.8.6.3: ACK at least every second full-sized segment, otherwise within the
-    /// delayed-ACK time.
+    /// delayed-ACK time; and every quarter of the buffer, so that a window of only a few
+    /// segments (64 KiB ones at MTU 65535) is not held half-used until the second one.
     fn delay_ack(&mut self, now: Instant, n: u32) {
         self.unacked_bytes = self.unacked_bytes.saturating_add(n);
-        if self.cfg.delayed_ack == Duration::ZERO || self.unacked_bytes >= 2 * self.rcv_mss {
+        let every = (2 * self.rcv_mss).min((self.rcv_cap / 4) as u32).max(1);
+        if self.cfg.delayed_ack == Duration::ZERO || self.unacked_bytes >= every {
             self.ack_now = true;
         } else if !self.timers.is_set(Timer::DelayedAck) {
             self.timers

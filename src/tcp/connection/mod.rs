@@ -11,6 +11,7 @@ mod ecn;
 mod input;
 mod open;
 mod output;
+mod pace;
 mod recovery;
 mod timers;
 
@@ -146,8 +147,14 @@ pub struct Connection {
     ecn_recover: Option<SeqNum>,
     rx_ce: bool,
     tx_ect: bool,
+    /// Payload bytes per segment of the super-segment being written (0: a plain segment).
+    tx_gso: u16,
     /// The segment being written starts at or beyond SND.MAX (not a retransmission).
     tx_fresh: bool,
+    /// Pacing (`pace.rs`): the clock, data segments sent, and the release we wait for.
+    pacer: super::pacing::Pacer,
+    segs_out: u64,
+    pace_wait: Option<Instant>,
 
     timers: TimerTable,
     persist_backoffs: u32,
@@ -164,6 +171,9 @@ pub struct Connection {
     ack_now: bool,
     /// Bytes received in order and not yet acknowledged (delayed ACK, RFC 9293 §3.8.6.3).
     unacked_bytes: u32,
+    /// Out-of-order segments not yet answered by a pure duplicate ACK: several arriving in
+    /// one batch (before `poll_transmit`) each get their own (RFC 5681 §4.2).
+    dupacks_owed: u8,
     retransmit_first: bool,
     probe_now: bool,
     keepalive_probe: bool,
@@ -180,6 +190,8 @@ pub struct Connection {
     read_shut: bool,
     /// Listener that created this connection, until it is accepted.
     pub listener: Option<TcpHandle>,
+    /// In SYN-RECEIVED, on the listener's `blocked` list (its ACK found the accept queue full).
+    pub accept_blocked: bool,
     /// Opened passively (RFC 9293 §3.10.7.4: an RST in SYN-RECEIVED returns to LISTEN).
     pub passive: bool,
     /// Something a blocked caller may wait for changed.
@@ -280,7 +292,11 @@ impl Connection {
             ecn_recover: None,
             rx_ce: false,
             tx_ect: false,
+            tx_gso: 0,
             tx_fresh: false,
+            pacer: Default::default(),
+            segs_out: 0,
+            pace_wait: None,
             timers: TimerTable::default(),
             persist_backoffs: 0,
             keepalive_sent: 0,
@@ -288,6 +304,7 @@ impl Connection {
             last_send: Instant::ZERO,
             challenge_window: (Instant::ZERO, 0),
             last_oow_ack: None,
+            dupacks_owed: 0,
             ack_now: false,
             unacked_bytes: 0,
             retransmit_first: false,
@@ -300,6 +317,7 @@ impl Connection {
             orphan: false,
             read_shut: false,
             listener: None,
+            accept_blocked: false,
             passive: false,
             notify: false,
             scheduled: None,
@@ -337,8 +355,12 @@ impl Connection {
 
     // ---- queries ----
 
+    /// The earliest timer, or the pacing release a held-back segment waits for.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.timers.next()
+        match (self.timers.next(), self.pace_wait) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     pub fn timer(&self, t: Timer) -> Option<Instant> {
@@ -406,6 +428,7 @@ impl Connection {
             wscale: self.ws_ok.then_some((self.snd_wscale, self.rcv_wscale)),
             unacked: self.snd_max.since(self.snd_una),
             in_recovery: self.cc.in_recovery(),
+            pacing_rate: self.pacing_rate(),
         }
     }
 

@@ -72,6 +72,19 @@ impl Connection {
         c
     }
 
+    /// The ACK that carried our cookie could not be taken (accept queue full): stay in
+    /// SYN-RECEIVED and retransmit the SYN,ACK at RTO, so the peer's ACK comes again.
+    pub fn resend_syn_ack_later(&mut self, now: Instant) {
+        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+    }
+
+    /// Room appeared in the accept queue: send the SYN,ACK again now (§3.8.1), not at RTO.
+    pub fn resend_syn_ack_now(&mut self) {
+        if self.state == State::SynReceived {
+            self.snd_nxt = self.iss;
+        }
+    }
+
     /// Learn IRS and the peer's options from its SYN (§3.10.7.2, §3.10.7.3).
     fn take_peer_syn(&mut self, now: Instant, syn: &Segment<'_>) {
         let o = &syn.options;

@@ -1,16 +1,22 @@
 //! What to send next (RFC 9293 §3.8, §3.10.7): at most one segment per call, in priority order
 //! RST, SYN / SYN,ACK, fast retransmission, zero-window probe, data and FIN, keep-alive probe,
-//! pure ACK. Data obeys min(cwnd, SND.WND) (RFC 5681 §3.1), Nagle (RFC 896) and sender-side SWS
-//! avoidance (§3.8.6.2.1); the window we advertise obeys receiver-side SWS avoidance
+//! pure ACK. Data obeys min(cwnd, SND.WND) (RFC 5681 §3.1), Nagle (RFC 896), sender-side SWS
+//! avoidance (§3.8.6.2.1) and, when on, pacing (`pace.rs`); the window we advertise obeys receiver-side SWS avoidance
 //! (§3.8.6.2.2) and never moves its right edge back. Read next: `timers.rs`.
 
 use super::{Connection, SACK_BLOCKS_SENT, TS_OPTION_LEN};
 use crate::tcp::TcpStats;
-use crate::tcp::segment::{ACK, FIN, Header, PSH, RST, SYN, TcpOptions, fill_checksum, flag_str};
+use crate::tcp::segment::{
+    ACK, FIN, Header, PSH, RST, SYN, TcpOptions, fill_checksum, fill_partial_checksum, flag_str,
+};
 use crate::tcp::seq::SeqNum;
 use crate::tcp::state::State;
 use crate::tcp::timer::Timer;
 use crate::time::Instant;
+
+/// Most full-sized segments in one super-segment (`TcpConfig::offload`); 64 KiB of IPv4
+/// datagram holds 45 at MSS 1448, so this only binds at small MSS (Linux `gso_max_segs` 64).
+const MAX_GSO_SEGS: u32 = 64;
 
 /// A segment to build: where it starts, its flags, and how many buffered bytes it carries.
 struct Out {
@@ -28,6 +34,7 @@ impl Connection {
         buf: &mut [u8],
         stats: &mut TcpStats,
     ) -> Option<usize> {
+        self.tx_gso = 0;
         if let Some((seq, ack)) = self.rst_out.take() {
             stats.rst_sent += 1;
             let h = Header {
@@ -66,18 +73,30 @@ impl Connection {
             };
             return self.emit(now, buf, out);
         }
-        if self.ack_now && self.state != State::SynSent {
+        if (self.ack_now || self.dupacks_owed > 0) && self.state != State::SynSent {
             // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; SND.NXT as the RFC means it: the highest
             // sequence number sent, even while retransmitting from SND.UNA after a timeout.
+            // An ACK repeating the last one sent pays one duplicate owed (`dupacks_owed`).
+            let dup = self.rcv_nxt == self.last_ack_sent;
             let out = Out {
                 seq: self.snd_max,
                 flags: ACK,
                 len: 0,
                 options: self.data_options(now),
             };
-            return self.emit(now, buf, out);
+            let n = self.emit(now, buf, out);
+            if dup {
+                self.dupacks_owed = self.dupacks_owed.saturating_sub(1);
+            }
+            return n;
         }
         None
+    }
+
+    /// Payload bytes per segment of the super-segment `poll_transmit` wrote last (its checksum
+    /// is partial: the link segments it and completes the checksums), or 0 for a plain segment.
+    pub fn transmit_gso(&self) -> u16 {
+        self.tx_gso
     }
 
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED) with our options (§3.10.1, RFC 7323, RFC 2018).
@@ -234,7 +253,11 @@ impl Connection {
         let wnd = self.snd_wnd.min(self.cc.window());
         let usable = self.lr_usable(self.snd_una.wrapping_add(wnd).since(self.snd_nxt));
         let avail = data_end.since(self.snd_nxt);
-        let len = avail.min(usable).min(max_payload);
+        let mut len = avail.min(usable).min(self.burst_max(room, max_payload));
+        if len > max_payload {
+            // A super-segment carries whole segments only; the tail goes alone, under Nagle.
+            len -= len % max_payload;
+        }
         // The FIN needs no window: it follows the last byte (§3.10.4).
         let fin = self.fin_queued
             && self.snd_nxt.le(fin_seq)
@@ -253,7 +276,23 @@ impl Connection {
                 return None;
             }
         }
+        if len > 0 && !self.pace_ready(now) {
+            stats.pacing_holds += 1; // pacing (`pace.rs`): the release is in `next_deadline`
+            return None;
+        }
+        if len > max_payload {
+            self.tx_gso = max_payload.min(u32::from(u16::MAX)) as u16;
+        }
         self.emit_data(now, buf, self.snd_nxt, len, fin, options, stats)
+    }
+
+    /// New data allowed in one segment: one MSS, or with offload as many whole segments as
+    /// `room` holds (at most `MAX_GSO_SEGS`), sent as one super-segment the link splits.
+    fn burst_max(&self, room: u32, seg: u32) -> u32 {
+        if !self.cfg.offload || seg == 0 {
+            return seg;
+        }
+        (room / seg).clamp(1, MAX_GSO_SEGS) * seg
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -309,6 +348,7 @@ impl Connection {
             self.rtx_kind = super::recovery::RtxKind::Rto;
         }
         self.lr_on_send(now, seq, end, new_data);
+        self.pace_on_send(len);
         self.emit(
             now,
             buf,
@@ -369,7 +409,12 @@ impl Connection {
         let dst = buf.get_mut(hlen..hlen + out.len as usize)?;
         let copied = self.send_buf.copy_out(offset, dst);
         let total = hlen + copied;
-        fill_checksum(*self.local.ip(), *self.remote.ip(), &mut buf[..total]);
+        if self.tx_gso != 0 && copied > usize::from(self.tx_gso) {
+            fill_partial_checksum(*self.local.ip(), *self.remote.ip(), &mut buf[..total]);
+        } else {
+            self.tx_gso = 0;
+            fill_checksum(*self.local.ip(), *self.remote.ip(), &mut buf[..total]);
+        }
         if out.flags & ACK != 0 {
             self.dsack_out = None; // reported once (RFC 2883 §4)
             self.ack_now = false;

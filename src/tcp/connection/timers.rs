@@ -13,6 +13,7 @@ use crate::time::Instant;
 impl Connection {
     /// Fire every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant, stats: &mut TcpStats) {
+        self.pace_expired(now);
         for t in self.timers.take_expired(now) {
             match t {
                 Timer::Retransmit => self.on_rto(now, stats),
@@ -87,6 +88,7 @@ impl Connection {
                     self.lr_note_reduction(now, true);
                     self.snd_nxt = self.snd_una;
                 }
+                self.pace_reset();
             }
         }
     }

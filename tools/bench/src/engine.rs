@@ -21,6 +21,8 @@ pub struct Pair {
     now: Instant,
     /// Packets in flight: (buffer, length); buffers stay 64 KiB long and are reused.
     pkt: Vec<(Vec<u8>, usize)>,
+    /// Per packet in `pkt`: a super-segment (its checksum partial).
+    gso: Vec<bool>,
     spare: Vec<Vec<u8>>,
     data: Vec<u8>,
     sink: Vec<u8>,
@@ -63,10 +65,20 @@ fn shuttle(from: &mut Stack, to: &mut Stack, now: Instant, buf: &mut [u8]) -> us
 impl Pair {
     /// Handshake done, nothing in flight.
     pub fn new(mtu: usize) -> Pair {
+        Self::with_offload(mtu, false)
+    }
+
+    /// `new`; with `offload`, the sender builds TSO super-segments (`TcpConfig::offload`) and
+    /// the receiver takes them as from an offloading link (`handle_packet_offloaded`).
+    pub fn with_offload(mtu: usize, offload: bool) -> Pair {
         let a = Ipv4Addr::new(198, 18, 0, 1);
         let b = Ipv4Addr::new(198, 18, 0, 2);
-        let mut tx = Stack::new(cfg(a, mtu, 1));
-        let mut rx = Stack::new(cfg(b, mtu, 2));
+        let mut ca = cfg(a, mtu, 1);
+        let mut cb = cfg(b, mtu, 2);
+        ca.tcp.offload = offload;
+        cb.tcp.offload = offload;
+        let mut tx = Stack::new(ca);
+        let mut rx = Stack::new(cb);
         let now = Instant::from_secs(1);
         let l = rx
             .tcp_listen(SocketAddrV4::new(b, PORT))
@@ -87,6 +99,7 @@ impl Pair {
             hrx,
             now,
             pkt: Vec::new(),
+            gso: Vec::new(),
             spare: Vec::new(),
             data: vec![0x5a; 256 * 1024],
             sink: vec![0; 256 * 1024],
@@ -143,7 +156,10 @@ impl Pair {
         loop {
             let mut b = self.buffer();
             match self.tx.poll_transmit(self.now, &mut b) {
-                Some(n) => self.pkt.push((b, n)),
+                Some(n) => {
+                    self.pkt.push((b, n));
+                    self.gso.push(self.tx.last_transmit_gso().is_some());
+                }
                 None => {
                     self.spare.push(b);
                     break;
@@ -156,9 +172,13 @@ impl Pair {
     #[inline(never)]
     pub fn recv_side(&mut self) -> Vec<(Vec<u8>, usize)> {
         let mut pkts = std::mem::take(&mut self.pkt);
-        for (p, n) in &pkts {
-            self.rx
-                .handle_packet(self.now, p.get(..*n).unwrap_or_default());
+        for ((p, n), gso) in pkts.iter().zip(self.gso.drain(..)) {
+            let p = p.get(..*n).unwrap_or_default();
+            if gso {
+                self.rx.handle_packet_offloaded(self.now, p);
+            } else {
+                self.rx.handle_packet(self.now, p);
+            }
             self.segments += 1;
         }
         while let Ok(n) = self.rx.tcp_recv(self.now, self.hrx, &mut self.sink) {

@@ -11,7 +11,8 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
   send     --to ADDR --secs S          kernel client writes zeros (to a discard server)
   recv     --to ADDR --secs S          kernel client reads (from a chargen server)
   rr       --to ADDR --rounds N        1-byte ping-pong to an echo server: p50/p99
-  crr      --to ADDR --secs S          connect + 1-byte request/answer + close per second
+  crr      --to ADDR --secs S [--threads T]   connect + 1-byte request/answer + close per second
+                                       (T clients, each one connection at a time; default 1)
   idle     --to ADDR --n N [--pid P] [--hold S]   N idle connections to an echo server
   serve    --listen ADDR --mode discard|chargen|echo   kernel-side server
   tun-read --tun NAME --secs S [--mtu M]    bare TUN read loop (kernel UDP flood)
@@ -20,7 +21,7 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
   our-idle --tun NAME --n N [--backlog B]  N idle connections to our stack in this process
   hold     --to ADDR --n N [--from PORT]         (used by our-idle) hold N connections until stdin closes
   report   --results FILE              render docs/benchmarks.md (markdown on stdout)
-  engine   --mb N [--mtu M]            bulk transfer between two in-memory stacks (callgrind)";
+  engine   --mb N [--mtu M] [--offload] bulk transfer between two in-memory stacks (callgrind)";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.windows(2)
@@ -51,7 +52,7 @@ fn run(args: &[String]) -> io::Result<String> {
         "send" => load::send(to()?, need(args, "--secs")?),
         "recv" => load::recv(to()?, need(args, "--secs")?),
         "rr" => load::rr(to()?, need(args, "--rounds")?),
-        "crr" => load::crr(to()?, need(args, "--secs")?),
+        "crr" => load::crr(to()?, need(args, "--secs")?, opt(args, "--threads", 1)?),
         "idle" => load::idle(
             to()?,
             need(args, "--n")?,
@@ -84,7 +85,8 @@ fn run(args: &[String]) -> io::Result<String> {
         "report" => report::render(&need::<String>(args, "--results")?),
         "engine" => {
             let mb: u64 = need(args, "--mb")?;
-            let mut p = engine::Pair::new(opt(args, "--mtu", 1500)?);
+            let offload = args.iter().any(|a| a == "--offload");
+            let mut p = engine::Pair::with_offload(opt(args, "--mtu", 1500)?, offload);
             p.transfer_untimed(mb << 20);
             Ok(format!("segments={} bytes={}", p.segments, p.bytes))
         }

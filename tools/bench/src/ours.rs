@@ -162,8 +162,14 @@ pub fn idle(tun: &str, n: usize, backlog: usize) -> io::Result<String> {
     std::thread::sleep(Duration::from_millis(300));
     let rss1 = super::load::vm_rss_kib(pid).unwrap_or(0);
     let accepted = count();
+    let (cookies, overflows) = net
+        .with_stack(|s, _| {
+            let t = s.tcp().stats();
+            (t.syncookies_sent, t.listen_overflows)
+        })
+        .unwrap_or_default();
     let line = format!(
-        "open={open} accepted={accepted} failed={failed} secs={el:.3} per_sec={:.0} rss0_kib={rss0} rss1_kib={rss1} bytes_per_conn={:.0}",
+        "open={open} accepted={accepted} failed={failed} secs={el:.3} per_sec={:.0} rss0_kib={rss0} rss1_kib={rss1} bytes_per_conn={:.0} syncookies={cookies} overflows={overflows}",
         accepted as f64 / el,
         rss1.saturating_sub(rss0) as f64 * 1024.0 / accepted.max(1) as f64
     );
