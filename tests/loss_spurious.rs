@@ -202,5 +202,8 @@ fn a_large_window_keeps_one_record_per_segment() {
     n.run(Instant::from_secs(4));
     let st = n.a.tcp().stats().clone();
     assert!(n.queue_drops > 0 && st.fast_recoveries > 0, "{st:?}");
-    assert_eq!(n.spurious, 0, "{st:?}");
+    // An RTO whose ACK was merely late (the queue doubles the RTT) resends one segment; that
+    // is the timer's estimate (RFC 6298), not the scoreboard, and Eifel undoes it. Anything
+    // beyond one copy per RTO is the scoreboard's (2610 with 4096 records, no RTO).
+    assert!(n.spurious <= st.rto_expirations, "{} spurious: {st:?}", n.spurious);
 }
