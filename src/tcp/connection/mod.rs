@@ -135,6 +135,8 @@ pub struct Connection {
     tlp: recovery::TlpProbe,
     /// F-RTO after an RTO (RFC 5682, `recovery.rs`).
     frto: Option<recovery::Frto>,
+    /// RFC 6675 RescueRxt: the RecoveryPoint of the episode whose rescue was sent.
+    rescue_rxt: Option<SeqNum>,
     /// Eifel detection of the last reduction (RFC 3522, `recovery.rs`).
     eifel: Option<recovery::Eifel>,
     /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
@@ -284,6 +286,7 @@ impl Connection {
             tlp_end: None,
             tlp: recovery::TlpProbe::default(),
             frto: None,
+            rescue_rxt: None,
             eifel: None,
             dsack_out: None,
             ecn_ok: false,
