@@ -290,3 +290,50 @@ fn connect_interrupted_by_sigterm_exits_130() {
     assert_eq!(st.code(), Some(130), "{}", ts.stderr());
     assert!(ts.stderr().contains("interrupted"), "{}", ts.stderr());
 }
+
+#[test]
+fn echo_discard_chargen_are_the_same_inline_and_threaded() {
+    // echo, discard and chargen run in the driver thread; TUNSTACK_THREADED_SERVICES=1 puts them
+    // back on threads over `api` (the A/B knob of docs/benchmarks.md). Both answer alike.
+    for threaded in [false, true] {
+        let Some(mut ns) = Netns::new(if threaded { "svc-thr" } else { "svc-inl" }) else {
+            return;
+        };
+        if !have_tool("svc-thr", "socat") {
+            return;
+        }
+        let mut cmd = ns.command(tunstack_bin());
+        if threaded {
+            cmd.env("TUNSTACK_THREADED_SERVICES", "1");
+        }
+        let mut ts = ns.spawn_tunstack_with(cmd, &["up", "--serve", "echo,discard,chargen"]);
+        assert!(ts.wait_ready(READY), "not ready: {}", ts.stderr());
+        // 300 kB through echo (more than its 64 KiB hold): byte-exact, then closed.
+        let o = ns.sh("head -c 300000 /dev/urandom > /tmp/$$.in; \
+             timeout 10 socat -t5 - TCP:198.18.0.2:7 < /tmp/$$.in > /tmp/$$.out; \
+             cmp /tmp/$$.in /tmp/$$.out && echo same; rm -f /tmp/$$.in /tmp/$$.out");
+        assert!(
+            text(&o).contains("same"),
+            "echo (threaded={threaded}): {}",
+            text(&o)
+        );
+        let o = ns
+            .sh("head -c 1000000 /dev/zero | timeout 10 socat -u - TCP:198.18.0.2:9 && echo sent");
+        assert!(
+            text(&o).contains("sent"),
+            "discard (threaded={threaded}): {}",
+            text(&o)
+        );
+        let o = ns.sh("timeout 5 socat -u TCP:198.18.0.2:19 - | head -c 7400");
+        let want: Vec<u8> = (0..100)
+            .flat_map(tunstack::services::chargen_line)
+            .collect();
+        assert_eq!(
+            o.stdout,
+            want,
+            "chargen (threaded={threaded}): {}",
+            text(&o)
+        );
+        stop(ts);
+    }
+}

@@ -130,3 +130,27 @@ fn peer_shrinking_its_window_is_survived() {
     assert_eq!(t.conn().snd_una.0, ISS + 2921);
     t.expect_state("ESTABLISHED");
 }
+
+#[test]
+fn a_receive_buffer_set_directly_holds_a_window_of_out_of_order_segments() {
+    // RFC 1122 §4.2.2.20: out-of-order segments SHOULD be queued. A 1 MB receive buffer set
+    // without `set_buffers` still holds one piece per 1000 bytes (here 1000), not the default 256:
+    // 400 one-byte islands are all kept, and the stream reads back intact once the gaps fill.
+    let cfg = TcpConfig {
+        recv_buffer: 1 << 20,
+        ..Scenario::quick_ack_config()
+    };
+    let mut t = Scenario::established_with(cfg, seg().syn().seq(IRS).mss(1460).wscale(7));
+    let byte = |i: u32| b'a' + (i % 26) as u8;
+    for i in (1..=800u32).step_by(2) {
+        t.peer_sends(seg().seq(IRS + 1 + i).ack(ISS + 1).payload(&[byte(i)]));
+    }
+    t.drain();
+    assert_eq!(t.tcp.stats().drop_reassembly_full, 0, "{}", t.dump());
+    for i in (0..=800u32).step_by(2) {
+        t.peer_sends(seg().seq(IRS + 1 + i).ack(ISS + 1).payload(&[byte(i)]));
+    }
+    let got = t.app_read().expect("read");
+    let want: Vec<u8> = (0..=800u32).map(byte).collect();
+    assert_eq!(got, want);
+}

@@ -13,6 +13,10 @@ const B: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const MTU: usize = 1500;
 
 fn stack(addr: Ipv4Addr, seed: u64, offload: bool) -> Stack {
+    paced_stack(addr, seed, offload, false)
+}
+
+fn paced_stack(addr: Ipv4Addr, seed: u64, offload: bool, pacing: bool) -> Stack {
     let mut c = StackConfig {
         addr,
         mtu: MTU,
@@ -20,6 +24,7 @@ fn stack(addr: Ipv4Addr, seed: u64, offload: bool) -> Stack {
         ..StackConfig::default()
     };
     c.tcp.offload = offload;
+    c.tcp.pacing = pacing;
     Stack::new(c)
 }
 
@@ -68,7 +73,16 @@ fn segment(pkt: &[u8], gso: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn super_segments_cut_like_gso_deliver_the_stream_intact() {
-    let mut tx = stack(A, 1, true);
+    transfer_through_gso(false);
+}
+
+#[test]
+fn paced_super_segments_deliver_the_stream_intact() {
+    transfer_through_gso(true);
+}
+
+fn transfer_through_gso(pacing: bool) {
+    let mut tx = paced_stack(A, 1, true, pacing);
     let mut rx = stack(B, 2, false);
     let mut now = Instant::from_secs(1);
     let l = rx.tcp_listen(SocketAddrV4::new(B, 9)).unwrap();

@@ -79,8 +79,9 @@ pub struct TunArgs {
     pub seed: Option<u64>,
     /// TUN offloads: the kernel and our stack exchange TCP super-segments of up to 64 KiB (one
     /// read or write instead of ~44 at MTU 1500; packets on the wire keep the MTU). Turned off
-    /// while --pcap, --trace or the emulator is on: they work per packet. Default on
-    /// (TUNSTACK_OFFLOAD=0 or 1 sets the default).
+    /// while --pcap, --trace or the emulator is on: they work per packet. Default off:
+    /// a capture on the device then shows one MSS-sized segment per packet (TUNSTACK_OFFLOAD=0 or 1
+    /// sets the default).
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     pub offload: Option<String>,
     /// TCP maximum segment lifetime (TIME-WAIT lasts 2×MSL), e.g. 2s, 500ms.

@@ -68,8 +68,11 @@ fn check_tun_args(t: &TunArgs) {
     }
 }
 
-/// Default of `--offload` when neither the flag nor TUNSTACK_OFFLOAD says (docs/benchmarks.md).
-const OFFLOAD_DEFAULT: bool = true;
+/// Default of `--offload` when neither the flag nor TUNSTACK_OFFLOAD says: off, so that what a
+/// capture on the device (tshark -i, a conformance probe's packet socket) shows is what a peer
+/// gets: segments of at most the MSS (RFC 9293 §3.7.1), one per packet. `--offload on` trades
+/// that for speed (docs/benchmarks.md).
+const OFFLOAD_DEFAULT: bool = false;
 
 /// `--offload`, else TUNSTACK_OFFLOAD, else the default; off (and said so) when a capture, a
 /// trace or the emulator is on, since they see, drop and delay packets one by one.
@@ -187,7 +190,7 @@ fn bring_up(
         .max_connections
         .map_or(stack.tcp.max_connections, |n| n as usize);
     if let Some(b) = t.tcp_buffer {
-        (stack.tcp.send_buffer, stack.tcp.recv_buffer) = (b.max(1) as usize, b.max(1) as usize);
+        stack.tcp.set_buffers(b as usize);
     }
     if let Some(m) = t.tcp_memory {
         stack.tcp.max_buffer_memory = m as usize;

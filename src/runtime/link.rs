@@ -112,7 +112,21 @@ impl Link {
                 })?,
                 None => VnetHdr::default(),
             };
-            return super::offload::send(t.raw_fd(), hdr, packet);
+            let sent = super::offload::send(t.raw_fd(), hdr, packet);
+            return match (sent, gso) {
+                // The kernel refused the GSO header: cut the segments ourselves.
+                (Err(e), Some(size)) if e.raw_os_error() == Some(libc::EINVAL) => {
+                    log::debug!("GSO write refused ({e}); segmenting in software");
+                    let mut res = Ok(packet.len());
+                    let cut = super::offload::segment(packet, size, |p| {
+                        if let Err(e) = super::offload::send(t.raw_fd(), VnetHdr::default(), p) {
+                            res = Err(e);
+                        }
+                    });
+                    if cut { res } else { Err(e) }
+                }
+                (r, _) => r,
+            };
         }
         if gso.is_some() {
             return Err(io::Error::new(

@@ -265,6 +265,61 @@ pub(crate) fn send(fd: RawFd, hdr: VnetHdr, packet: &[u8]) -> io::Result<usize> 
     Ok((n as usize).saturating_sub(VNET_HDR_LEN))
 }
 
+/// Cut an IPv4/TCP super-segment into `gso`-byte segments as the kernel's GSO would (headers
+/// replicated, sequence numbers advanced, IP identification incremented, FIN and PSH on the
+/// last piece, CWR on the first, checksums completed) and hand each to `emit`: the fallback
+/// when the kernel refuses a GSO write. False (nothing emitted) if `pkt` is not one.
+pub(crate) fn segment(pkt: &[u8], gso: u16, mut emit: impl FnMut(&[u8])) -> bool {
+    use crate::wire::checksum::{checksum, transport_checksum};
+    let Some(h) = VnetHdr::for_tcp_gso(pkt, gso) else {
+        return false;
+    };
+    let (ihl, hdr) = (usize::from(h.csum_start), usize::from(h.hdr_len));
+    let (Some(head), Some(payload)) = (pkt.get(..hdr), pkt.get(hdr..)) else {
+        return false;
+    };
+    if payload.is_empty() {
+        return false;
+    }
+    let (Some(src), Some(dst)) = (pkt.get(12..16), pkt.get(16..20)) else {
+        return false;
+    };
+    let src = std::net::Ipv4Addr::new(src[0], src[1], src[2], src[3]);
+    let dst = std::net::Ipv4Addr::new(dst[0], dst[1], dst[2], dst[3]);
+    let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let seq0 = be32(&head[ihl + 4..ihl + 8]);
+    let id0 = u16::from_be_bytes([head[4], head[5]]);
+    let flags = head[ihl + 13];
+    let n = payload.len().div_ceil(usize::from(gso));
+    let mut p = Vec::with_capacity(hdr + usize::from(gso));
+    for (i, chunk) in payload.chunks(usize::from(gso)).enumerate() {
+        p.clear();
+        p.extend_from_slice(head);
+        p.extend_from_slice(chunk);
+        let total = p.len() as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[4..6].copy_from_slice(&id0.wrapping_add(i as u16).to_be_bytes());
+        p[10..12].copy_from_slice(&[0, 0]);
+        let ipc = checksum(&p[..ihl]);
+        p[10..12].copy_from_slice(&ipc.to_be_bytes());
+        let seq = seq0.wrapping_add((i * usize::from(gso)) as u32);
+        p[ihl + 4..ihl + 8].copy_from_slice(&seq.to_be_bytes());
+        let mut f = flags;
+        if i + 1 != n {
+            f &= !0x09; // FIN, PSH
+        }
+        if i != 0 {
+            f &= !TCP_FLAG_CWR;
+        }
+        p[ihl + 13] = f;
+        p[ihl + 16..ihl + 18].copy_from_slice(&[0, 0]);
+        let c = transport_checksum(src, dst, 6, &p[ihl..]);
+        p[ihl + 16..ihl + 18].copy_from_slice(&c.to_be_bytes());
+        emit(&p);
+    }
+    true
+}
+
 #[cfg(test)]
 #[path = "offload_tests.rs"]
 mod tests;

@@ -142,7 +142,16 @@ fn random_headers_never_panic() {
             Rx::Packet(len) | Rx::Trusted(len) => assert_eq!(len, pkt.len()),
             Rx::Dropped(_) => dropped += 1,
         }
-        let _ = VnetHdr::for_tcp_gso(&pkt, (rng.next_u32() % 3000) as u16);
+        if pkt.len() > 20 && rng.next_u32() & 1 == 0 {
+            pkt[0] = 0x45;
+            pkt[9] = 6;
+        }
+        let gso = (rng.next_u32() % 3000) as u16;
+        let _ = VnetHdr::for_tcp_gso(&pkt, gso);
+        let mut total = 0;
+        if segment(&pkt, gso, |p| total += p.len()) {
+            assert!(total >= pkt.len(), "{total} < {}", pkt.len());
+        }
     }
     assert!(dropped > 0 && dropped < 20_000, "{dropped}");
 }
@@ -172,4 +181,36 @@ fn only_a_partial_tcp_checksum_is_trusted() {
     let mut frag = tcp_packet(0, 100, 0);
     frag[6] = 0x20; // MF
     assert_eq!(complete(&partial, &mut frag, true), Rx::Packet(frag.len()));
+}
+
+#[test]
+fn software_segmentation_cuts_like_gso() {
+    // A super-segment as the engine leaves it: 3 full pieces and a short one, FIN|PSH|ACK|CWR.
+    let mut pkt = tcp_packet(12, 3 * 1000 + 300, 0x80 | 0x19);
+    pkt[12..16].copy_from_slice(&SRC.octets());
+    pkt[16..20].copy_from_slice(&DST.octets());
+    let total = pkt.len() as u16;
+    pkt[2..4].copy_from_slice(&total.to_be_bytes());
+    pkt[20 + 4..20 + 8].copy_from_slice(&0xffff_fc00u32.to_be_bytes()); // wraps
+    fill_partial_checksum(SRC, DST, &mut pkt[20..]);
+    let mut pieces = Vec::new();
+    assert!(segment(&pkt, 1000, |p| pieces.push(p.to_vec())));
+    assert_eq!(pieces.len(), 4);
+    let mut data = Vec::new();
+    for (i, p) in pieces.iter().enumerate() {
+        assert_eq!(usize::from(u16::from_be_bytes([p[2], p[3]])), p.len());
+        assert_eq!(crate::wire::checksum::checksum(&p[..20]), 0, "IP checksum");
+        assert_eq!(transport_checksum(SRC, DST, 6, &p[20..]), 0, "TCP checksum");
+        let seq = u32::from_be_bytes([p[24], p[25], p[26], p[27]]);
+        assert_eq!(seq, 0xffff_fc00u32.wrapping_add(i as u32 * 1000));
+        let flags = p[33];
+        assert_eq!(flags & 0x80 != 0, i == 0, "CWR on the first only");
+        assert_eq!(flags & 0x09 != 0, i == 3, "FIN/PSH on the last only");
+        data.extend_from_slice(&p[52..]);
+    }
+    assert_eq!(data, pkt[52..]);
+    // Not a TCP packet: nothing.
+    let mut udp = pkt.clone();
+    udp[9] = 17;
+    assert!(!segment(&udp, 1000, |_| panic!("emitted")));
 }

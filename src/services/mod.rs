@@ -108,10 +108,12 @@ pub fn parse_list(s: &str) -> Result<Vec<Service>, String> {
 }
 
 /// Start `svc` on `addr` (our address): inside the driver thread for echo, discard and chargen
-/// (`None`), else in background threads.
+/// (`None`), else in background threads. `TUNSTACK_THREADED_SERVICES=1` runs every service on
+/// threads (for A/B measurements, docs/benchmarks.md).
 pub fn start(net: &Net, addr: Ipv4Addr, svc: Service) -> io::Result<Option<JoinHandle<()>>> {
     let local = SocketAddrV4::new(addr, svc.port());
-    if inline::is_inline(svc) {
+    let threaded = std::env::var_os("TUNSTACK_THREADED_SERVICES").is_some_and(|v| v == "1");
+    if inline::is_inline(svc) && !threaded {
         net.serve_inline(local, svc)?;
         return Ok(None);
     }

@@ -83,7 +83,9 @@ pub struct TcpConfig {
     /// Keep-alive probe interval and count before the connection is declared dead.
     pub keepalive_interval: Duration,
     pub keepalive_probes: u32,
-    /// Out-of-order pieces held per connection (bytes are bounded by the receive window).
+    /// Out-of-order pieces held per connection (bytes are bounded by the receive window). A
+    /// connection holds at least `recv_buffer / 1000` (see `set_buffers`), so a receive buffer set
+    /// directly also gets room for a window of out-of-order segments.
     pub reassembly_max_segments: usize,
     /// User timeout (RFC 9293 §3.8.3 R2 as a time, RFC 5482): abort with TimedOut when sent data
     /// stays unacknowledged this long. `None` = only `max_retries` applies.
@@ -136,6 +138,18 @@ impl Default for TcpConfig {
             syn_cookies: true,
             offload: false,
         }
+    }
+}
+
+impl TcpConfig {
+    /// Send and receive buffer per connection (`--tcp-buffer`). The out-of-order piece bound
+    /// grows with it: a window's worth of full-sized segments must fit after one hole (RFC 1122
+    /// §4.2.2.20: out-of-order segments SHOULD be queued), or the receiver drops what the
+    /// sender's SACK recovery needs. One piece per 1000 bytes still bounds one-byte islands.
+    pub fn set_buffers(&mut self, bytes: usize) {
+        let bytes = bytes.max(1);
+        (self.send_buffer, self.recv_buffer) = (bytes, bytes);
+        self.reassembly_max_segments = self.reassembly_max_segments.max(bytes / 1000);
     }
 }
 
@@ -236,4 +250,25 @@ pub struct TcpStats {
     /// ICMP errors matched to a connection / ignored.
     pub icmp_errors: u64,
     pub icmp_ignored: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_buffers_hold_a_window_of_out_of_order_segments() {
+        // RFC 1122 §4.2.2.20: an 8 MB window after one lost segment is ~5800 segments of 1448.
+        let mut c = TcpConfig::default();
+        c.set_buffers(8 << 20);
+        assert_eq!((c.send_buffer, c.recv_buffer), (8 << 20, 8 << 20));
+        assert!(c.reassembly_max_segments * 1448 >= c.recv_buffer);
+        // Small buffers keep the default bound.
+        let mut s = TcpConfig::default();
+        s.set_buffers(64 * 1024);
+        assert_eq!(
+            s.reassembly_max_segments,
+            TcpConfig::default().reassembly_max_segments
+        );
+    }
 }

@@ -14,16 +14,20 @@ The data direction's emulator is seeded alike for all senders of a path and run,
 same packet numbers are lost for each sender (until their sequences diverge).
 
 Every worker creates its own namespace ts-tuncmp-<pid>-<n> (deleted on exit, also on SIGINT or
-SIGTERM) and a fresh `tunstack up` per flow. Needs root.
+SIGTERM) and a fresh `tunstack up` per flow. Needs root. Results: DIR/results.jsonl (one
+line per flow, with the senders' counters) and DIR/<cell>.log (each `tunstack up`'s output).
+Method and results: docs/loss-recovery.md, "Real TUN".
 
   tools/bench-loss/tun.py [--secs 10] [--runs 3] [--jobs 3] [--paths 100,200,0.01;...]
-                          [--senders ours-cubic,linux-cubic] [--out DIR]
+                          [--senders ours-cubic,linux-cubic] [--out DIR] [--ab BIN]
+  tools/bench-loss/tun.py --from-results DIR1/results.jsonl,DIR2/results.jsonl
 """
 
 import argparse
 import json
 import os
 import random
+import select
 import signal
 import socket
 import statistics
@@ -121,8 +125,6 @@ def flow_send(secs, rtt_ms, tun, cc):
     chunk = b"x" * (256 * 1024)
     end = t0 + secs
     ctl = None
-    import select
-
     while True:
         now = time.monotonic()
         if now >= end:

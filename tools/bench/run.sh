@@ -84,7 +84,7 @@ meta machine "rustc: $(rustc --version 2>/dev/null || echo unknown); build: carg
 meta machine "Shared machine: other jobs may run at the same time; min–max shows the spread"
 meta setting "BENCH_SECS=$SECS s per bulk/rate run, BENCH_RUNS=$RUNS runs per figure (the issue's 10 s runs and 100k rounds are shortened so the suite fits in about 10 minutes)"
 meta setting "ping-pong: $RR rounds per run after 100 warm-up rounds; ICMP: 200 echoes at 2 ms intervals per run"
-meta setting "tunstack up --serve echo,discard,chargen --seed 1, ours with --msl 1s (a short TIME-WAIT for the connection-rate runs; smoltcp has no such flag) and --offload off, except the *with TUN offloads* rows (--offload on, the default)"
+meta setting "tunstack up --serve echo,discard,chargen --seed 1, ours with --msl 1s (a short TIME-WAIT for the connection-rate runs; smoltcp has no such flag) and --offload off, except the *with TUN offloads* rows (--offload on)"
 
 SMOL=no
 if "$TS" up --help 2>/dev/null | grep -q -- '--stack'; then SMOL=yes; fi

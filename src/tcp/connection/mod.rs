@@ -252,7 +252,10 @@ impl Connection {
             rcv_buf: VecDeque::new(),
             rcv_cap: cfg.recv_buffer.max(1),
             rcv_abs: 0,
-            reasm: Reassembly::new(cfg.recv_buffer.max(1), cfg.reassembly_max_segments),
+            reasm: Reassembly::new(
+                cfg.recv_buffer.max(1),
+                cfg.reassembly_max_segments.max(cfg.recv_buffer / 1000),
+            ),
             fin_at: None,
             fin_rcvd: false,
             rcv_mss: smss,

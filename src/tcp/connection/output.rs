@@ -288,11 +288,19 @@ impl Connection {
 
     /// New data allowed in one segment: one MSS, or with offload as many whole segments as
     /// `room` holds (at most `MAX_GSO_SEGS`), sent as one super-segment the link splits.
+    /// When paced, a super-segment holds about 1 ms of the pacing rate, at least two
+    /// segments (Linux `tcp_tso_autosize`), so the bursts the link sends stay short.
     fn burst_max(&self, room: u32, seg: u32) -> u32 {
         if !self.cfg.offload || seg == 0 {
             return seg;
         }
-        (room / seg).clamp(1, MAX_GSO_SEGS) * seg
+        let mut segs = (room / seg).clamp(1, MAX_GSO_SEGS);
+        let rate = self.pacing_rate();
+        if rate > 0 {
+            let per_ms = (rate / 1000).min(u64::from(u32::MAX)) as u32;
+            segs = segs.min((per_ms / seg).max(2));
+        }
+        segs * seg
     }
 
     #[allow(clippy::too_many_arguments)]
