@@ -83,11 +83,13 @@ fn a_timeout_backs_off_rto_and_collapses_cwnd() {
     .expect("fast");
     let rto = pos(&|k| matches!(k, Kind::Send { cause: "rto", .. })).expect("rto");
     assert!(fast < rto);
-    // Entering fast recovery halves ssthresh (RFC 5681 §3.2) before the retransmission.
+    // Entering fast recovery reduces ssthresh (CUBIC: β = 0.7, RFC 9438 §4.6; RFC 5681 §3.2)
+    // before the retransmission.
     assert!(client[..fast].iter().any(
-        |k| matches!(k, Kind::Cwnd { reason, ssthresh: Some(_), .. } if reason.contains("RFC 5681 §3.2"))
+        |k| matches!(k, Kind::Cwnd { reason, ssthresh: Some(_), .. } if reason.contains("RFC 5681 §3.2") && reason.contains("0.7·FlightSize"))
     ));
-    // The timeout doubles the RTO (RFC 6298 §5.5) and sets cwnd to one segment (RFC 5681 §3.1).
+    // The timeout doubles the RTO (RFC 6298 §5.5) and sets cwnd to one segment; the label
+    // follows the controller (CUBIC by default: RFC 9438 §4.8, β = 0.7).
     let before_rto = &client[..rto];
     assert!(
         before_rto
@@ -96,7 +98,7 @@ fn a_timeout_backs_off_rto_and_collapses_cwnd() {
     );
     assert!(before_rto.iter().any(|k| matches!(
         k,
-        Kind::Cwnd { cwnd, reason, .. } if *cwnd <= 1448 && reason.contains("RFC 5681 §3.1 eq. 4")
+        Kind::Cwnd { cwnd, reason, .. } if *cwnd <= 1448 && reason.contains("0.7·FlightSize") && reason.contains("RFC 9438 §4.6, §4.8")
     )));
     // Its comment names the timer and the RTO that fired.
     match client[rto] {

@@ -67,6 +67,9 @@ pub struct TcpConfig {
     pub prr: bool,
     /// Undo a reduction shown spurious by timestamps (Eifel detection, RFC 3522).
     pub undo: bool,
+    /// With SACK and without timestamps, detect spurious RTOs by F-RTO (RFC 5682 §3, the
+    /// SACK-enhanced variant) and undo them; needs `undo`.
+    pub frto: bool,
     /// Negotiate ECN (RFC 3168).
     pub ecn: bool,
     /// Pace data at gain × cwnd / SRTT in ~1 ms quanta (`pacing.rs`; Linux
@@ -122,6 +125,7 @@ impl Default for TcpConfig {
             recovery: Recovery::Rack,
             prr: true,
             undo: true,
+            frto: true,
             ecn: false,
             pacing: false,
             max_syn_retries: 7,

@@ -83,6 +83,9 @@ pub struct Delivery {
     pub dsack: bool,
     /// That block.
     pub dsack_block: Option<(SeqNum, SeqNum)>,
+    /// The end of the highest never-retransmitted segment this ACK delivered (F-RTO, RFC
+    /// 5682 §3.1 step 3b).
+    pub original_end: Option<SeqNum>,
 }
 
 /// What tells whether an ACK of a retransmitted segment may be for an earlier copy (RFC 8985
@@ -236,6 +239,9 @@ impl Scoreboard {
         // ascending walk gives exactly that) was reordered.
         if !s.retrans && self.fack.is_some_and(|f| s.end.lt(f)) {
             d.reordered = true;
+        }
+        if !s.retrans && d.original_end.is_none_or(|e| s.end.gt(e)) {
+            d.original_end = Some(s.end);
         }
         // Step 2: skip a retransmission whose ACK may be for an earlier copy: acknowledged
         // sooner than min_RTT after the resend, or (cumulative ACKs only: the receiver echoes

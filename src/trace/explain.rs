@@ -56,8 +56,10 @@ pub(super) fn snapshot(c: &Connection) -> Snapshot {
 }
 
 /// Why cwnd/ssthresh moved, from what woke the stack and what the counters did.
-/// `recovery`: (in fast recovery before, in fast recovery now), from the TCB.
+/// `recovery`: (in fast recovery before, in fast recovery now), from the TCB; `cc`: the
+/// controller's name (the wording follows its rules: CUBIC's β = 0.7 and cubic growth).
 pub(super) fn cwnd_reason(
+    cc: &str,
     ctx: Ctx,
     rto_fired: bool,
     recovery: (bool, bool),
@@ -67,8 +69,13 @@ pub(super) fn cwnd_reason(
     let (last_cwnd, _) = last;
     let (cwnd, ssthresh) = now;
     let (was, in_recovery) = recovery;
-    if ctx == Ctx::Timer && rto_fired {
+    let cubic = cc == "cubic";
+    if ctx == Ctx::Timer && rto_fired && cubic {
+        "RTO: ssthresh = max(0.7·FlightSize, 2·SMSS), cwnd = 1 SMSS (RFC 9438 §4.6, §4.8)"
+    } else if ctx == Ctx::Timer && rto_fired {
         "RTO: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS (RFC 5681 §3.1 eq. 4)"
+    } else if in_recovery && !was && cubic {
+        "fast retransmit: ssthresh = max(0.7·FlightSize, 2·SMSS), cwnd = ssthresh + 3·SMSS (RFC 9438 §4.6, RFC 5681 §3.2)"
     } else if in_recovery && !was {
         "fast retransmit: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = ssthresh + 3·SMSS (RFC 5681 §3.2)"
     } else if was && !in_recovery {
@@ -85,6 +92,8 @@ pub(super) fn cwnd_reason(
         "window reduced"
     } else if cwnd <= ssthresh {
         "slow start: cwnd += min(N, SMSS) per ACK (RFC 5681 §3.1, RFC 3465)"
+    } else if cubic {
+        "congestion avoidance: cwnd grows towards W_cubic(t+RTT) = C·(t+RTT−K)³ + W_max, or the Reno-friendly W_est (RFC 9438 §4.2-4.5)"
     } else {
         "congestion avoidance: cwnd += SMSS·SMSS/cwnd per ACK (RFC 5681 §3.1)"
     }
@@ -193,4 +202,28 @@ pub(super) fn drop_reason(
     tcp.iter()
         .find(|(_, a, b)| a > b)
         .map(|(r, _, _)| format!("tcp: {r}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cwnd_labels_follow_the_controller() {
+        // CUBIC reduces by β = 0.7 and grows by its cubic function (RFC 9438 §4.2-4.6, §4.8);
+        // NewReno halves (RFC 5681 §3.1-3.2) and adds SMSS·SMSS/cwnd per ACK.
+        let rto = |cc| cwnd_reason(cc, Ctx::Timer, true, (false, false), (20, 30), (1, 14));
+        assert!(rto("cubic").contains("0.7·FlightSize") && rto("cubic").contains("RFC 9438"));
+        assert!(rto("newreno").contains("FlightSize/2") && rto("newreno").contains("RFC 5681"));
+        let fr = |cc| cwnd_reason(cc, Ctx::Input, false, (false, true), (20, 30), (17, 14));
+        assert!(fr("cubic").contains("0.7·FlightSize"), "{}", fr("cubic"));
+        assert!(fr("newreno").contains("FlightSize/2"), "{}", fr("newreno"));
+        let ca = |cc| cwnd_reason(cc, Ctx::Input, false, (false, false), (20, 10), (21, 10));
+        assert!(ca("cubic").contains("W_cubic"), "{}", ca("cubic"));
+        assert!(
+            ca("newreno").contains("SMSS·SMSS/cwnd"),
+            "{}",
+            ca("newreno")
+        );
+    }
 }

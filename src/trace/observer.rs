@@ -452,6 +452,7 @@ impl Observer {
         }
         if (cwnd, ssthresh) != (t.last.cwnd, t.last.ssthresh) && state != "CLOSED" {
             let reason = cwnd_reason(
+                c.cc_name(),
                 ctx,
                 moved.rto > 0,
                 (t.last.in_recovery, info.in_recovery),

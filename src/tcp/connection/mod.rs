@@ -133,6 +133,10 @@ pub struct Connection {
     tlp_end: Option<SeqNum>,
     /// The outstanding probe, for its loss detection (RFC 8985 §7.4, `recovery.rs`).
     tlp: recovery::TlpProbe,
+    /// F-RTO after an RTO (RFC 5682, `recovery.rs`).
+    frto: Option<recovery::Frto>,
+    /// RFC 6675 RescueRxt: the RecoveryPoint of the episode whose rescue was sent.
+    rescue_rxt: Option<SeqNum>,
     /// Eifel detection of the last reduction (RFC 3522, `recovery.rs`).
     eifel: Option<recovery::Eifel>,
     /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
@@ -284,6 +288,8 @@ impl Connection {
             tlp_now: false,
             tlp_end: None,
             tlp: recovery::TlpProbe::default(),
+            frto: None,
+            rescue_rxt: None,
             eifel: None,
             dsack_out: None,
             ecn_ok: false,

@@ -52,6 +52,19 @@ pub(crate) struct TlpProbe {
     flight: u32,
 }
 
+/// RFC 5682 §3.1 (SACK-enhanced F-RTO) after an RTO; `recovery_point` = SND.MAX at the RTO.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Frto {
+    /// Step 2: wait for the ACK of the retransmission; nothing else is resent.
+    Step2 { recovery_point: SeqNum },
+    /// Step 3: up to two new segments (below `new_limit`) went out instead of resends; the
+    /// next ACK decides.
+    Step3 {
+        recovery_point: SeqNum,
+        new_limit: SeqNum,
+    },
+}
+
 /// An ACK's SACK information, taken before SND.UNA moves.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct AckInfo {
@@ -167,6 +180,9 @@ impl Connection {
         {
             self.lr_tlp_acked(now, e, d);
         }
+        if self.frto.is_some() {
+            self.lr_frto_on_ack(d, new_ack, stats);
+        }
         if let Some(end) = self.rec_end
             && self.snd_una.ge(end)
         {
@@ -210,9 +226,23 @@ impl Connection {
         }
     }
 
+    /// The flight a reduction starts from: FlightSize less what the receiver SACKed. Data
+    /// SACKed has left the network; counted in FlightSize (RFC 5681 §3.2) it set ssthresh
+    /// (and PRR's RecoverFS) far above what was in flight on a lossy path, and the window
+    /// never came down (RFC 9438 §4.6 allows cwnd instead, as Linux does; RFC 6937bis uses
+    /// pipe for RecoverFS).
+    pub(crate) fn lr_flight(&self) -> u32 {
+        let flight = self.snd_max.since(self.snd_una);
+        if self.sack_ok {
+            flight.saturating_sub(self.sb.sacked_bytes())
+        } else {
+            flight
+        }
+    }
+
     /// RFC 6675 §5 step 4 / RFC 8985 §6.2: enter recovery and reduce the window once.
     fn lr_enter_recovery(&mut self, now: Instant, stats: &mut TcpStats) {
-        let flight = self.snd_max.since(self.snd_una);
+        let flight = self.lr_flight();
         self.sb.start_episode();
         self.cc.on_fast_retransmit(now, flight, self.snd_max);
         self.rec_end = Some(self.snd_max);
@@ -405,20 +435,90 @@ impl Connection {
         if first {
             self.lr_note_reduction(now, true);
         }
+        // RFC 5682 §3.1 step 1: only for a new timeout (not while an RTO recovery is still
+        // underway), and where Eifel cannot judge (no timestamps).
+        self.frto =
+            (first && self.cfg.frto && self.cfg.undo && !self.ts_ok).then_some(Frto::Step2 {
+                recovery_point: self.snd_max,
+            });
         true
+    }
+
+    /// RFC 5682 §3.1 steps 2-3, on each ACK after the RTO (SACK information already read).
+    fn lr_frto_on_ack(&mut self, d: Delivery, new_ack: bool, stats: &mut TcpStats) {
+        match self.frto {
+            Some(Frto::Step2 { recovery_point }) if new_ack => {
+                // Step 2a: everything sent before the timeout is acknowledged: nothing to
+                // judge, conventional RTO recovery. Step 2b: send up to two new segments
+                // instead of resending; without new data (or window) to send, give up.
+                let data_end = self.buf_seq.wrapping_add(self.send_buf.len() as u32);
+                let room = self.snd_una.wrapping_add(self.snd_wnd).since(self.snd_max);
+                self.frto =
+                    (self.snd_una.lt(recovery_point) && data_end.gt(self.snd_max) && room > 0)
+                        .then(|| Frto::Step3 {
+                            recovery_point,
+                            new_limit: self.snd_max.wrapping_add(2 * self.smss),
+                        });
+            }
+            Some(Frto::Step2 { .. }) => {} // duplicate ACKs: stay in step 2
+            Some(Frto::Step3 { recovery_point, .. }) => {
+                self.frto = None;
+                // Step 3b: the ACK delivers data sent before the timeout and never resent:
+                // the originals were not lost, the timeout was spurious. Step 3a otherwise
+                // (a duplicate ACK, or only the new data or the resend acknowledged).
+                if d.original_end.is_some_and(|e| e.le(recovery_point)) {
+                    stats.spurious_undos += 1;
+                    self.cc.undo();
+                    self.rto_recover = None;
+                    self.sb.clear_lost();
+                }
+            }
+            None => {}
+        }
     }
 
     /// RFC 6675 §5 NextSeg rule 1: the lowest lost segment, if the allowance permits it (in
     /// fast recovery PRR's, after an RTO cwnd − pipe, RFC 6675 §5.1).
-    pub(crate) fn lr_next_retransmit(&self, max_payload: u32) -> Option<(SeqNum, u32)> {
-        if !self.sack_ok || !self.lr_any_recovery() {
-            return None;
+    pub(crate) fn lr_next_retransmit(&mut self, max_payload: u32) -> Option<(SeqNum, u32)> {
+        if !self.sack_ok || !self.lr_any_recovery() || self.frto.is_some() {
+            return None; // F-RTO steps 2-3 send new data, not resends (RFC 5682 §3.1)
         }
-        let (start, len) = self.sb.next_lost()?;
+        let room = self.lr_allowance().saturating_sub(self.sb.pipe());
+        let Some((start, len)) = self.sb.next_lost() else {
+            return self.lr_rescue(max_payload, room);
+        };
         let start = start.max(self.snd_una);
         let len = len.min(max_payload);
-        let room = self.lr_allowance().saturating_sub(self.sb.pipe());
         (room >= len.min(self.smss)).then_some((start, len))
+    }
+
+    /// RFC 6675 §4 NextSeg rule 4, the rescue retransmission: in fast recovery, nothing deemed
+    /// lost and no new data to send (rule 2), resend once per episode the segment holding the
+    /// highest unSACKed sequence number (nothing above it can be SACKed to mark it lost).
+    /// RescueRxt = RecoveryPoint; HighRxt is not updated. (Rule 3, resending segments not yet
+    /// deemed lost, is left out: RACK would mark a real loss soon, and it risks spurious copies.)
+    fn lr_rescue(&mut self, max_payload: u32, room: u32) -> Option<(SeqNum, u32)> {
+        let rp = self.rec_end?;
+        let data_end = self.buf_seq.wrapping_add(self.send_buf.len() as u32);
+        let rwnd_end = self.snd_una.wrapping_add(self.snd_wnd);
+        let new_data = data_end.gt(self.snd_max) && rwnd_end.gt(self.snd_max);
+        if new_data || room == 0 || self.rescue_rxt == Some(rp) {
+            return None;
+        }
+        let last = self
+            .sb
+            .segments()
+            .filter(|s| !s.sacked && !s.rtx_episode)
+            .last()
+            .copied()?;
+        self.rescue_rxt = Some(rp);
+        // Data up to the record's end (a FIN after it goes along, `output.rs`).
+        let top = last.end.min(data_end);
+        let start = top
+            .wrapping_sub(max_payload)
+            .max(last.start)
+            .max(self.snd_una);
+        Some((start, top.since(start).max(1)))
     }
 
     /// What pipe may reach: PRR's allowance in fast recovery, cwnd otherwise.
@@ -441,6 +541,14 @@ impl Connection {
             .wrapping_add(self.snd_wnd)
             .since(self.snd_nxt)
             .min(self.snd_wnd);
+        match self.frto {
+            Some(Frto::Step2 { .. }) => return 0,
+            // RFC 5682 §3.1 step 2b: two new segments, whatever cwnd says.
+            Some(Frto::Step3 { new_limit, .. }) => {
+                return (new_limit.diff(self.snd_nxt).max(0) as u32).min(rwnd);
+            }
+            None => {}
+        }
         if self.lr_any_recovery() {
             return self.lr_allowance().saturating_sub(self.sb.pipe()).min(rwnd);
         }

@@ -71,7 +71,7 @@ impl Connection {
                     return;
                 }
                 stats.rto_expirations += 1;
-                let flight = self.snd_max.since(self.snd_una);
+                let flight = self.lr_flight();
                 self.cc.on_rto(now, flight);
                 // RFC 6298 §5.5: back off; §5.4: retransmit the earliest unacknowledged segment
                 // (go-back-N from SND.UNA, paced by the one-segment loss window).
