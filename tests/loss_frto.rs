@@ -14,8 +14,8 @@ fn at(k: u32) -> u32 {
 }
 
 /// ESTABLISHED with SACK, no timestamps, after a 100 ms handshake (SRTT 100 ms, RTO 300 ms).
-/// Ten segments go out at 100 ms (IW10); the tail loss probe resends segment 9 at 300 ms
-/// (RFC 8985 §7); nothing is acknowledged and the RTO fires at 600 ms: step 1 resends
+/// Ten segments go out at 100 ms (IW10); the tail loss probe resends segment 9
+/// (RFC 8985 §7) at 302 ms; nothing is acknowledged and the RTO fires at 602 ms: step 1 resends
 /// segment 0 and nothing else. Four more segments are queued meanwhile; step 2 holds them.
 fn timeout(frto: bool) -> Scenario {
     let cfg = TcpConfig {
@@ -32,8 +32,8 @@ fn timeout(frto: bool) -> Scenario {
     t.h = Some(t.tcp.accept(l).expect("accept"));
     t.app_write(&vec![1u8; 10 * MSS as usize]);
     assert_eq!(t.drain().len(), 10, "{}", t.dump());
-    t.advance_ms(200);
-    t.expect_tx(seg().seq(at(9)).len(MSS as usize)); // the probe
+    t.advance_ms(202);
+    t.expect_tx(seg().seq(at(9)).len(MSS as usize)); // the probe (PTO = 2·SRTT + 2 ms)
     t.advance_ms(300);
     t.expect_tx(seg().seq(at(0)).len(MSS as usize)); // RTO: step 1
     assert_eq!(t.stats().rto_expirations, 1, "{}", t.dump());

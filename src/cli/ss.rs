@@ -93,7 +93,10 @@ pub fn report(stack: &Stack) -> String {
             if info.in_recovery { " recovery" } else { "" },
             // As `ss -ti`: the pacing rate, when the connection is paced (`--pacing on`).
             if info.pacing_rate > 0 {
-                format!(" pacing_rate:{:.1}Mbps", info.pacing_rate as f64 * 8.0 / 1e6)
+                format!(
+                    " pacing_rate:{:.1}Mbps",
+                    info.pacing_rate as f64 * 8.0 / 1e6
+                )
             } else {
                 String::new()
             },

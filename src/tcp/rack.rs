@@ -83,14 +83,21 @@ impl Rack {
     }
 }
 
-/// §7.2: PTO = 2·SRTT, plus WCDelAckT when only one segment is in flight, capped by the RTO.
-/// Without an RTT sample, the initial RTO.
+/// Added to 2·SRTT when more than one segment is in flight: Linux's TCP_TIMEOUT_MIN_US
+/// (tcp_schedule_loss_probe). On a sub-millisecond path (a TUN: SRTT of tens of µs) a bare
+/// 2·SRTT fires probes between two turns of the event loop, thousands per second.
+pub const PTO_MIN_EXTRA: Duration = Duration::from_millis(2);
+
+/// §7.2: PTO = 2·SRTT, plus WCDelAckT when only one segment is in flight (else plus
+/// `PTO_MIN_EXTRA`, as Linux), capped by the RTO. Without an RTT sample, the initial RTO.
 pub fn pto(srtt: Option<Duration>, one_segment: bool, rto: Duration) -> Duration {
     let Some(srtt) = srtt else { return rto };
     let mut p = srtt.saturating_mul(2);
-    if one_segment {
-        p = p + WC_DEL_ACK_T;
-    }
+    p = p + if one_segment {
+        WC_DEL_ACK_T
+    } else {
+        PTO_MIN_EXTRA
+    };
     p.min(rto)
 }
 
@@ -136,10 +143,13 @@ mod tests {
     }
 
     #[test]
-    fn pto_is_two_srtt_plus_wcdelackt_for_one_segment() {
+    fn pto_is_two_srtt_plus_wcdelackt_for_one_segment_else_plus_two_ms() {
         // RFC 8985 §7.2.
-        assert_eq!(pto(Some(ms(50)), false, ms(1000)), ms(100));
+        assert_eq!(pto(Some(ms(50)), false, ms(1000)), ms(102));
         assert_eq!(pto(Some(ms(50)), true, ms(1000)), ms(300));
+        // A TUN path: SRTT 30 µs gives 2.06 ms, not 60 µs.
+        let us = Duration::from_micros;
+        assert_eq!(pto(Some(us(30)), false, ms(200)), us(2060));
         assert_eq!(pto(Some(ms(400)), false, ms(600)), ms(600));
         assert_eq!(pto(None, false, ms(1000)), ms(1000));
     }
