@@ -226,15 +226,16 @@ impl Connection {
         }
     }
 
-    /// The flight a reduction starts from: FlightSize less what the receiver SACKed. Data
-    /// SACKed has left the network; counted in FlightSize (RFC 5681 §3.2) it set ssthresh
-    /// (and PRR's RecoverFS) far above what was in flight on a lossy path, and the window
-    /// never came down (RFC 9438 §4.6 allows cwnd instead, as Linux does; RFC 6937bis uses
-    /// pipe for RecoverFS).
+    /// The flight a reduction starts from. With SACK: min(cwnd, FlightSize), as Linux reduces
+    /// from cwnd (`tcp_reno_ssthresh`, `bictcp_recalc_ssthresh`; RFC 9438 §4.6 allows cwnd).
+    /// FlightSize alone counts data the receiver SACKed, which on a lossy path is far more
+    /// than cwnd, and the window never came down; FlightSize less SACKed bytes backed off
+    /// further than Linux at high loss (docs/loss-recovery.md, "Real TUN"). Without SACK,
+    /// FlightSize (RFC 5681 §3.2).
     pub(crate) fn lr_flight(&self) -> u32 {
         let flight = self.snd_max.since(self.snd_una);
         if self.sack_ok {
-            flight.saturating_sub(self.sb.sacked_bytes())
+            flight.min(self.cc.window())
         } else {
             flight
         }
