@@ -8,24 +8,15 @@
 //! runs one cell (both pacing settings) and prints the sender's counters;
 //! BENCH_FAIR=mbit,queue_div,loss,flows,cc one fairness run. BENCH_UNDO=0 turns the Eifel undo off.
 
+#[path = "../bench-loss/grid.rs"]
+mod grid;
 #[path = "../../tests/common/loss_net.rs"]
 mod net;
 
-use net::{A_IP, B_IP, Net, PathCfg, ours};
+use grid::{BUF, SEEDS, jain, path, rows_on_two_threads, run_flows};
+use net::{A_IP, Net, PathCfg, ours};
 use tunstack::tcp::TcpConfig;
-use tunstack::time::{Duration, Instant};
-
-const BUF: usize = 8 << 20;
-const SEEDS: u64 = 3;
-
-fn receiver_cfg() -> TcpConfig {
-    TcpConfig {
-        recv_buffer: BUF,
-        send_buffer: 64 * 1024,
-        reassembly_max_segments: 8192,
-        ..TcpConfig::default()
-    }
-}
+use tunstack::time::Duration;
 
 fn sender_cfg(cc: &str, pacing: bool) -> TcpConfig {
     TcpConfig {
@@ -39,21 +30,6 @@ fn sender_cfg(cc: &str, pacing: bool) -> TcpConfig {
     }
 }
 
-/// `queue_div` 1: one BDP (at least 30 packets, as bench-loss); 4: a quarter BDP (at least 10).
-fn path(rtt_ms: u64, loss: f64, mbit: u64, queue_div: u64, seed: u64) -> PathCfg {
-    let rate = mbit * 1_000_000;
-    let bdp = rate / 8 * rtt_ms / 1000;
-    let min = if queue_div == 1 { 30 } else { 10 } * 1500;
-    PathCfg {
-        rtt: Duration::from_millis(rtt_ms),
-        rate_bps: rate,
-        queue_bytes: (bdp / queue_div).max(min),
-        loss,
-        ce_threshold: 0,
-        seed,
-    }
-}
-
 /// Per-flow goodput (Mbit/s) and the queue drops, for `flows` flows started `stagger` apart.
 fn run(
     cc: &str,
@@ -63,32 +39,14 @@ fn run(
     stagger: Duration,
     secs: u64,
 ) -> (Vec<f64>, u64, Net<tunstack::Stack, tunstack::Stack>) {
-    let a = ours(A_IP, sender_cfg(cc, pacing), p.seed);
-    let b = ours(B_IP, receiver_cfg(), p.seed ^ 0x77);
-    let mut n = Net::new(a, b, p);
-    for i in 0..flows {
-        n.run(Instant::ZERO + stagger.saturating_mul(i as u64));
-        n.add_flow(u64::MAX);
-    }
-    n.run(Instant::from_secs(secs));
-    let mut g: Vec<f64> = n
-        .receivers
-        .iter()
-        .map(|r| r.received as f64 * 8.0 / secs as f64 / 1e6)
-        .collect();
-    g.resize(flows, 0.0);
-    let drops = n.queue_drops;
-    (g, drops, n)
-}
-
-fn jain(x: &[f64]) -> f64 {
-    let s: f64 = x.iter().sum();
-    let q: f64 = x.iter().map(|v| v * v).sum();
-    if q == 0.0 {
-        0.0
-    } else {
-        s * s / (x.len() as f64 * q)
-    }
+    let (g, n) = run_flows(
+        ours(A_IP, sender_cfg(cc, pacing), p.seed),
+        p,
+        flows,
+        stagger,
+        secs,
+    );
+    (g, n.queue_drops, n)
 }
 
 const SENDERS: [(&str, &str); 2] = [("CUBIC+SACK", "cubic"), ("NewReno+SACK", "newreno")];
@@ -157,42 +115,23 @@ fn main() {
         print!(" {name} off → on | drops off → on |");
     }
     println!("\n|---|---|---|---|---|---|---|---|");
-    let rows: Vec<String> = std::thread::scope(|sc| {
-        let parts: Vec<_> = grid
-            .chunks(grid.len().div_ceil(2))
-            .map(|part| {
-                sc.spawn(move || {
-                    part.iter()
-                        .map(|&(qdiv, mbit, rtt, loss)| {
-                            let q = if qdiv == 1 { "1 BDP" } else { "¼ BDP" };
-                            let mut row =
-                                format!("| {q} | {mbit} Mbit/s | {rtt} ms | {} % |", loss * 100.0);
-                            for (_, cc) in SENDERS {
-                                let mut g = [0.0f64; 2];
-                                let mut d = [0u64; 2];
-                                for (i, pacing) in [false, true].into_iter().enumerate() {
-                                    for k in 0..SEEDS {
-                                        let p =
-                                            path(rtt, loss, mbit, qdiv, 42 + rtt + mbit + 1000 * k);
-                                        let (v, drops, _) =
-                                            run(cc, pacing, p, 1, Duration::ZERO, secs);
-                                        g[i] += v[0] / SEEDS as f64;
-                                        d[i] += drops;
-                                    }
-                                }
-                                row +=
-                                    &format!(" {:.2} → {:.2} | {} → {} |", g[0], g[1], d[0], d[1]);
-                            }
-                            row
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let rows = rows_on_two_threads(&grid, |&(qdiv, mbit, rtt, loss)| {
+        let q = if qdiv == 1 { "1 BDP" } else { "¼ BDP" };
+        let mut row = format!("| {q} | {mbit} Mbit/s | {rtt} ms | {} % |", loss * 100.0);
+        for (_, cc) in SENDERS {
+            let mut g = [0.0f64; 2];
+            let mut d = [0u64; 2];
+            for (i, pacing) in [false, true].into_iter().enumerate() {
+                for k in 0..SEEDS {
+                    let p = path(rtt, loss, mbit, qdiv, 42 + rtt + mbit + 1000 * k);
+                    let (v, drops, _) = run(cc, pacing, p, 1, Duration::ZERO, secs);
+                    g[i] += v[0] / SEEDS as f64;
+                    d[i] += drops;
+                }
+            }
+            row += &format!(" {:.2} → {:.2} | {} → {} |", g[0], g[1], d[0], d[1]);
+        }
+        row
     });
     for r in rows {
         println!("{r}");
