@@ -86,6 +86,9 @@ pub struct Delivery {
     /// The end of the highest never-retransmitted segment this ACK delivered (F-RTO, RFC
     /// 5682 §3.1 step 3b).
     pub original_end: Option<SeqNum>,
+    /// When the earliest-sent never-retransmitted segment this ACK newly SACKed was sent: an
+    /// unambiguous RTT sample (RFC 6298 §3, Karn), as Linux takes `sack_rtt_us`.
+    pub sack_rtt_from: Option<Instant>,
 }
 
 /// What tells whether an ACK of a retransmitted segment may be for an earlier copy (RFC 8985
@@ -307,6 +310,9 @@ impl Scoreboard {
             }
             for s in newly {
                 d.sacked += s.bytes();
+                if !s.retrans && d.sack_rtt_from.is_none_or(|t| s.xmit_ts < t) {
+                    d.sack_rtt_from = Some(s.xmit_ts);
+                }
                 self.delivered(&s, now, amb, false, d);
             }
             if fack.is_none_or(|f| f.lt(r)) {
