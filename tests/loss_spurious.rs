@@ -233,3 +233,42 @@ fn a_lost_tail_in_recovery_is_rescued_without_an_rto() {
         assert_eq!(r.spurious, 0, "{rec:?}: {:?}", r.st);
     }
 }
+
+#[test]
+fn a_timeout_in_recovery_does_not_undo_the_real_loss() {
+    // Segment 20 of 30 is lost (a real loss: fast recovery reduces the window). Its fast
+    // retransmission is held 450 ms; nothing sent after it can be SACKed (the tail), so the RTO
+    // fires and resends it once more; later copies are lost. The fast retransmission arrives,
+    // and the ACK echoes its TSval, older than the timeout's resend. Judged against the
+    // timeout's resend (RFC 3522 §3.2) that looked spurious, and the undo restored the window
+    // from before the loss. The timeout is part of the recovery's episode (Linux's
+    // tcp_enter_loss does not reduce again in Recovery; tcp_packet_delayed compares with the
+    // episode's first retransmission), whose first retransmission was needed: no undo.
+    for cc in ["cubic", "newreno"] {
+        let b = TcpConfig {
+            recv_buffer: 512 * 1024,
+            ..TcpConfig::default()
+        };
+        let mut n = Net::new(
+            ours(A_IP, cfg(cc, Recovery::Rack), 1),
+            ours(B_IP, b, 2),
+            path(40),
+        );
+        n.filter = Some(Box::new(|s: &SegInfo| {
+            match (s.offset == 20 * MSS, s.nth) {
+                (true, 1) => Fate::Drop,
+                (true, 2) => Fate::Delay(Duration::from_millis(450)),
+                (true, _) => Fate::Drop,
+                _ => Fate::Pass,
+            }
+        }));
+        n.past_eof = true; // the sender must see the last ACK
+        n.add_flow(30 * MSS);
+        n.run(Instant::from_secs(3));
+        assert!(n.receivers[0].eof, "{}", n.receivers[0].received);
+        let st = n.a.tcp().stats().clone();
+        assert_eq!(st.fast_recoveries, 1, "{cc}: {st:?}");
+        assert_eq!(st.rto_expirations, 1, "{cc}: {st:?}");
+        assert_eq!(st.spurious_undos, 0, "{cc}: {st:?}");
+    }
+}

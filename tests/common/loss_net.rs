@@ -131,6 +131,8 @@ pub struct Net<A: TcpEndpoint, B: TcpEndpoint> {
     /// Retransmissions of a segment an earlier copy of which got through (the receiver
     /// already has it or will: it answers with a D-SACK, RFC 2883).
     pub spurious: u64,
+    /// Keep running after every flow was received (the sender still has ACKs to process).
+    pub past_eof: bool,
     /// (flow, offset) of every data segment that got through at least once.
     passed: HashSet<(usize, u64)>,
     /// The byte pattern (period 251) precomputed, and the receive buffer.
@@ -192,6 +194,7 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
             random_drops: 0,
             filter_drops: 0,
             spurious: 0,
+            past_eof: false,
             passed: HashSet::new(),
             pat: (0..65536 + 251).map(pattern).collect(),
             chunk: vec![0u8; 65536],
@@ -399,7 +402,10 @@ impl<A: TcpEndpoint, B: TcpEndpoint> Net<A, B> {
                     break;
                 }
             }
-            if self.receivers.len() == self.senders.len() && self.receivers.iter().all(|r| r.eof) {
+            if !self.past_eof
+                && self.receivers.len() == self.senders.len()
+                && self.receivers.iter().all(|r| r.eof)
+            {
                 return;
             }
             let next = [

@@ -128,7 +128,11 @@ impl CongestionControl for NewReno {
     fn on_rto(&mut self, _now: Instant, flight_size: u32) {
         // RFC 5681 §3.1 eq. (4) and "LW" of §3.1: cwnd = 1 SMSS. Only the first timeout of a
         // series halves ssthresh (§3.1: "...the value of ssthresh is not changed on subsequent").
-        if self.cwnd > self.smss || self.recover.is_some() {
+        // A timeout inside a fast recovery answers the congestion event that recovery already
+        // halved for: ssthresh (and what an undo restores) stay, as in CUBIC (RFC 9438 §4.6)
+        // and Linux's tcp_enter_loss ("reduce ssthresh if it has not yet been made inside this
+        // window").
+        if self.recover.is_none() && self.cwnd > self.smss {
             self.prior = Some((self.cwnd, self.ssthresh));
             self.ssthresh = (flight_size / 2).max(2 * self.smss);
         }
@@ -246,5 +250,20 @@ mod tests {
         assert_eq!((cc.window(), cc.ssthresh()), (MSS, 5000));
         cc.on_rto(t(), 10_000); // a second expiry does not halve again
         assert_eq!((cc.window(), cc.ssthresh()), (MSS, 5000));
+    }
+
+    #[test]
+    fn rto_during_recovery_does_not_halve_again() {
+        // One reduction per congestion event (as RFC 9438 §4.6 for CUBIC, Linux
+        // tcp_enter_loss for reno): the timeout repairs the losses recovery already halved for,
+        // and an undo of the episode restores the window from before it.
+        let mut cc = NewReno::new(MSS, true);
+        cc.cwnd = 20_000;
+        assert!(cc.on_fast_retransmit(t(), 20_000, SeqNum(40_000)));
+        assert_eq!(cc.ssthresh(), 10_000);
+        cc.on_rto(t(), 16_000); // FlightSize has changed since: it must not matter
+        assert_eq!((cc.window(), cc.ssthresh()), (MSS, 10_000));
+        cc.undo();
+        assert_eq!((cc.window(), cc.ssthresh()), (20_000, u32::MAX));
     }
 }

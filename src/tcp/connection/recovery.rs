@@ -442,6 +442,7 @@ impl Connection {
             return false;
         }
         let first = self.rto_recover.is_none();
+        let in_fast = self.rec_end.is_some();
         if self.sb.reneged() {
             stats.sack_reneged += 1;
             self.sb.clear_sacks();
@@ -459,15 +460,22 @@ impl Connection {
         } else {
             self.sb.mark_all_lost();
         }
-        if first {
+        if first && !in_fast {
             self.lr_note_reduction(now, true);
         }
+        // A timeout inside a fast recovery is part of its episode (it does not reduce again):
+        // only that episode's Eifel test, against its first retransmission, may undo, and then
+        // all of it (Linux: tcp_packet_delayed with the episode's retrans_stamp). Judged by the
+        // timeout's own resend, the late arrival of a real loss's fast retransmission looked
+        // spurious and restored the window from before the loss.
         // RFC 5682 §3.1 step 1: only for a new timeout (not while an RTO recovery is still
-        // underway), and where Eifel cannot judge (no timestamps).
-        self.frto =
-            (first && self.cfg.frto && self.cfg.undo && !self.ts_ok).then_some(Frto::Step2 {
+        // underway), and where Eifel cannot judge (no timestamps); not inside a fast recovery
+        // (as Linux's tcp_enter_loss: its SACKed originals would always look spurious).
+        self.frto = (first && !in_fast && self.cfg.frto && self.cfg.undo && !self.ts_ok).then_some(
+            Frto::Step2 {
                 recovery_point: self.snd_max,
-            });
+            },
+        );
         true
     }
 
