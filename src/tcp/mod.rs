@@ -154,6 +154,15 @@ impl TcpLayer {
         let local = SocketAddrV4::new(dst, seg.dst_port);
         let remote = SocketAddrV4::new(src, seg.src_port);
         if let Some(h) = self.tuples.get(&(local, remote)) {
+            // Fast path: the checks below concern only SYN-RECEIVED and TIME-WAIT.
+            if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
+                && !matches!(c.state, State::SynReceived | State::TimeWait)
+            {
+                c.handle_segment(now, &seg, &mut self.stats);
+                self.settle(h, now);
+                self.mark_dirty(h);
+                return;
+            }
             if self.handshake_blocked(h, &seg) {
                 return;
             }

@@ -66,11 +66,10 @@ pub fn checksum(data: &[u8]) -> u16 {
 
 /// The IPv4 pseudo-header sum used by UDP and TCP (RFC 768, RFC 9293 §3.1).
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: usize) -> u32 {
-    let mut sum = accumulate(0, &src.octets());
-    sum = accumulate(sum, &dst.octets());
-    sum = sum.wrapping_add(u32::from(protocol));
-    sum.wrapping_add(length as u32 & 0xffff)
-        .wrapping_add((length as u32) >> 16)
+    let (s, d, len) = (u32::from(src), u32::from(dst), length as u32);
+    let sum = u64::from(s >> 16) + u64::from(s & 0xffff) + u64::from(d >> 16);
+    let sum = sum + u64::from(d & 0xffff) + u64::from(protocol);
+    fold16(sum + u64::from(len & 0xffff) + u64::from(len >> 16)) as u32
 }
 
 /// Checksum of a UDP datagram or TCP segment (`data` with its checksum field as it stands).
@@ -130,6 +129,20 @@ mod tests {
             sum = (sum & 0xffff) + (sum >> 16);
         }
         !(sum as u16)
+    }
+
+    #[test]
+    fn pseudo_header_is_the_sum_of_its_twelve_bytes() {
+        // RFC 9293 §3.1: source, destination, zero, protocol, TCP length.
+        let (a, b) = (Ipv4Addr::new(198, 18, 0, 2), Ipv4Addr::new(255, 254, 0, 1));
+        for len in [0usize, 20, 1480, 65515, 70000] {
+            let mut p = Vec::from(a.octets());
+            p.extend(b.octets());
+            p.extend([0, 6]);
+            p.extend((len as u16).to_be_bytes());
+            let want = finish(accumulate(0, &p) + (len >> 16) as u32);
+            assert_eq!(finish(pseudo_header(a, b, 6, len)), want, "len {len}");
+        }
     }
 
     #[test]
