@@ -11,6 +11,7 @@
 mod config;
 pub mod congestion;
 pub mod connection;
+pub mod handle_map;
 pub mod isn;
 pub mod listener;
 pub mod pacing;
@@ -31,13 +32,14 @@ mod user;
 pub use config::{Recovery, TcpConfig, TcpInfo, TcpStats};
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::rng::Rng;
 use crate::socket::{SocketError, SocketEvent, TcpHandle};
 use crate::time::Instant;
 use connection::Connection;
+use handle_map::{LocalMap, LocalSet};
 use isn::IsnGenerator;
 use listener::Listener;
 use segment::{ACK, FIN, Header, ParseError, RST, SYN, Segment, fill_checksum};
@@ -63,7 +65,7 @@ pub struct TcpLayer {
     stats: TcpStats,
     isn: IsnGenerator,
     our_mss: u16,
-    sockets: HashMap<u32, Socket>,
+    sockets: LocalMap<u32, Socket>,
     /// The last segment from `poll_transmit` may be sent ECT(0) (RFC 3168, `tuning.rs`).
     last_ect: bool,
     /// Segment size of the super-segment `poll_transmit` returned last (0: a plain segment).
@@ -73,16 +75,16 @@ pub struct TcpLayer {
     next_handle: u32,
     /// (local, remote) -> connection.
     tuples: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
-    listeners: HashMap<SocketAddrV4, u32>,
+    listeners: LocalMap<SocketAddrV4, u32>,
     n_conns: usize,
     dirty: VecDeque<u32>,
-    dirty_set: HashSet<u32>,
+    dirty_set: LocalSet<u32>,
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     events: VecDeque<SocketEvent>,
-    event_set: HashSet<u32>,
+    event_set: LocalSet<u32>,
     /// Per listener: connections in SYN-RECEIVED whose completing ACK was dropped because the
     /// accept queue was full, oldest first (entries may be stale: checked when taken).
-    blocked: HashMap<u32, VecDeque<TcpHandle>>,
+    blocked: LocalMap<u32, VecDeque<TcpHandle>>,
     /// Stateless replies: RSTs to nowhere and SYN-cookie SYN,ACKs.
     rst_queue: VecDeque<(Ipv4Addr, Ipv4Addr, Header)>,
     next_port: u16,
@@ -99,20 +101,20 @@ impl TcpLayer {
             stats: TcpStats::default(),
             isn: IsnGenerator::new(isn_key),
             our_mss: 1460,
-            sockets: HashMap::new(),
+            sockets: LocalMap::default(),
             last_ect: false,
             last_gso: 0,
             csum_trusted: false,
             next_handle: 1,
             tuples: HashMap::new(),
-            listeners: HashMap::new(),
+            listeners: LocalMap::default(),
             n_conns: 0,
             dirty: VecDeque::new(),
-            dirty_set: HashSet::new(),
+            dirty_set: LocalSet::default(),
             heap: BinaryHeap::new(),
             events: VecDeque::new(),
-            event_set: HashSet::new(),
-            blocked: HashMap::new(),
+            event_set: LocalSet::default(),
+            blocked: LocalMap::default(),
             rst_queue: VecDeque::new(),
             next_port,
         }

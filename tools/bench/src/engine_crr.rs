@@ -30,8 +30,9 @@ pub struct CrrPair {
     /// Simulated time between two steps (sets the connection rate and how many connections
     /// are in TIME-WAIT at once: 2·MSL / (steps per connection · step)).
     step: Duration,
-    to_server: Vec<Vec<u8>>,
-    to_client: Vec<Vec<u8>>,
+    /// Packets in flight: (buffer, length); buffers stay 2 KiB long and are reused.
+    to_server: Vec<(Vec<u8>, usize)>,
+    to_client: Vec<(Vec<u8>, usize)>,
     spare: Vec<Vec<u8>>,
     /// Connections completed (answer read, closed).
     pub conns: u64,
@@ -99,8 +100,9 @@ impl CrrPair {
     #[inline(never)]
     pub fn client_side(&mut self) {
         let now = self.now;
-        for p in self.to_client.drain(..) {
-            self.client.handle_packet(now, &p);
+        for (p, n) in self.to_client.drain(..) {
+            self.client
+                .handle_packet(now, p.get(..n).unwrap_or_default());
             self.spare.push(p);
         }
         if self.client.poll_timeout().is_some_and(|t| t <= now) {
@@ -151,8 +153,9 @@ impl CrrPair {
     #[inline(never)]
     pub fn server_side(&mut self) {
         let now = self.now;
-        for p in self.to_server.drain(..) {
-            self.server.handle_packet(now, &p);
+        for (p, n) in self.to_server.drain(..) {
+            self.server
+                .handle_packet(now, p.get(..n).unwrap_or_default());
             self.spare.push(p);
         }
         if self.server.poll_timeout().is_some_and(|t| t <= now) {
@@ -175,15 +178,16 @@ impl CrrPair {
         Client::Idle
     }
 
-    fn drain(s: &mut Stack, now: Instant, out: &mut Vec<Vec<u8>>, spare: &mut Vec<Vec<u8>>) {
+    fn drain(
+        s: &mut Stack,
+        now: Instant,
+        out: &mut Vec<(Vec<u8>, usize)>,
+        spare: &mut Vec<Vec<u8>>,
+    ) {
         loop {
             let mut b = spare.pop().unwrap_or_else(|| vec![0; 2048]);
-            b.resize(2048, 0);
             match s.poll_transmit(now, &mut b) {
-                Some(n) => {
-                    b.truncate(n);
-                    out.push(b);
-                }
+                Some(n) => out.push((b, n)),
                 None => {
                     spare.push(b);
                     return;
