@@ -353,12 +353,16 @@ impl TcpLayer {
                 continue;
             };
             if c.scheduled != Some(t) {
-                continue; // stale entry: the deadline moved
+                continue; // stale entry: an earlier one replaced it
             }
             c.scheduled = None;
-            c.handle_timeout(now, &mut self.stats);
-            self.settle(h, now);
-            self.mark_dirty(h);
+            if c.next_deadline().is_some_and(|d| d <= now) {
+                c.handle_timeout(now, &mut self.stats);
+                self.settle(h, now);
+                self.mark_dirty(h);
+            } else {
+                self.schedule(h); // the deadline moved later (or went): file it now
+            }
         }
     }
 
@@ -452,16 +456,16 @@ impl TcpLayer {
         }
     }
 
-    /// File the connection's next deadline in the heap if it moved.
+    /// File the connection's next deadline in the heap. Lazily: while an entry at or before
+    /// it is filed, nothing is pushed; that entry, when due, files the real deadline (a
+    /// retransmission timer restarted by every ACK costs no heap push, only one pop).
     fn schedule(&mut self, h: u32) {
-        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-            let d = c.next_deadline();
-            if d != c.scheduled {
-                c.scheduled = d;
-                if let Some(t) = d {
-                    self.heap.push(Reverse((t, h)));
-                }
-            }
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
+            && let Some(t) = c.next_deadline()
+            && c.scheduled.is_none_or(|s| t < s)
+        {
+            c.scheduled = Some(t);
+            self.heap.push(Reverse((t, h)));
         }
     }
 
