@@ -174,3 +174,45 @@ fn a_hundred_blocked_readers_each_wake_on_their_own_data() {
         r.join().expect("reader");
     }
 }
+
+/// `wait_fin_acked` (what `tunstack connect` waits on before it exits) blocks while the peer's
+/// window holds our FIN back, returns once the peer has taken every byte, and reports a reset.
+#[test]
+fn wait_fin_acked_blocks_until_the_peer_takes_everything() {
+    let p = Pair::new();
+    let (na, nb) = p.nets();
+    let l = TcpListener::bind(&na, SocketAddrV4::new(A, 5000)).expect("listen");
+    // More than the peer's 256 KiB receive buffer: the FIN cannot be acknowledged until the
+    // server reads.
+    let data = pattern(356 * 1024, 3);
+    for reset in [false, true] {
+        let c = TcpStream::connect(&nb, SocketAddrV4::new(A, 5000)).expect("connect");
+        let (s, _) = l.accept().expect("accept");
+        (&c).write_all(&data).expect("write");
+        c.shutdown(Shutdown::Write).expect("shutdown");
+        let waiter = c.try_clone().expect("clone");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(waiter.wait_fin_acked());
+        });
+        // One-sided: it must not return while the server reads nothing.
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "returned before the peer took the data"
+        );
+        if reset {
+            s.abort();
+            let r = rx.recv_timeout(Duration::from_secs(10)).expect("waiter");
+            assert_eq!(r.expect_err("reset").kind(), ErrorKind::ConnectionReset);
+        } else {
+            let mut got = Vec::new();
+            (&s).read_to_end(&mut got).expect("server read");
+            assert_eq!(got, data);
+            rx.recv_timeout(Duration::from_secs(10))
+                .expect("waiter")
+                .expect("FIN acked");
+            let state = c.info().expect("info").state;
+            assert!(matches!(state, "FIN-WAIT-2" | "TIME-WAIT"), "{state}");
+        }
+    }
+}

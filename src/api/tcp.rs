@@ -254,6 +254,34 @@ impl TcpStream {
         self.query(move |s, _| s.tcp_info(h).ok_or(SocketError::InvalidHandle))
     }
 
+    /// Block until our FIN, and so every byte before it, is acknowledged (FIN-WAIT-2,
+    /// TIME-WAIT or CLOSED; RFC 9293 §3.6), or the connection ends. Call it after
+    /// `shutdown(Write)`: it waits on the stack's state-change event, not by polling, and the
+    /// retransmission limit bounds it. An error the connection ended with is returned.
+    pub fn wait_fin_acked(&self) -> io::Result<()> {
+        let h = self.inner.h;
+        self.net().call(
+            Some(SocketEvent::Tcp(h)),
+            None,
+            ErrorKind::TimedOut,
+            move |s, _| match s.tcp_info(h) {
+                Some(i)
+                    if matches!(
+                        i.state,
+                        "FIN-WAIT-1" | "CLOSING" | "LAST-ACK" | "ESTABLISHED" | "CLOSE-WAIT"
+                    ) =>
+                {
+                    Err(SocketError::WouldBlock)
+                }
+                _ => Ok(()),
+            },
+        )?;
+        match self.take_error()? {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     /// `Some(0)`: dropping the last clone sends RST (SO_LINGER 0). `None` or any other value:
     /// a graceful close that the stack finishes in the background (drop never blocks).
     pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {

@@ -380,34 +380,12 @@ fn copy_both_ways(s: TcpStream) -> ExitCode {
         Err(_) => fail("the stdin thread failed"),
     };
     if code == ExitCode::SUCCESS
-        && let Err(e) = linger(&s)
+        && let Err(e) = s.wait_fin_acked()
     {
+        if runtime::signals::requested() {
+            return ExitCode::from(EXIT_INTERRUPTED);
+        }
         return fail(format!("delivering the last bytes: {e}"));
     }
     code
-}
-
-/// Wait until our FIN (and so every byte before it) is acknowledged: FIN-WAIT-2, TIME-WAIT or
-/// CLOSED. The stack's retransmission limit bounds the wait; an error on the way is a failure.
-fn linger(s: &TcpStream) -> io::Result<()> {
-    loop {
-        match s.info() {
-            Ok(i)
-                if matches!(
-                    i.state,
-                    "FIN-WAIT-1" | "CLOSING" | "LAST-ACK" | "ESTABLISHED" | "CLOSE-WAIT"
-                ) =>
-            {
-                if runtime::signals::requested() {
-                    return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted"));
-                }
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            _ => break,
-        }
-    }
-    match s.take_error()? {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
 }

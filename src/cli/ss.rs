@@ -114,12 +114,15 @@ pub fn report(stack: &Stack) -> String {
 pub struct SsServer {
     path: PathBuf,
     stop: Arc<AtomicBool>,
+    wake: Option<UnixStream>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for SsServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Closing our end of the wake-up pair ends the thread's poll(2).
+        drop(self.wake.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -141,23 +144,27 @@ pub fn serve(net: Net, path: &Path) -> io::Result<SsServer> {
         }
         std::fs::remove_file(path)?;
     }
+    // The thread sleeps in poll(2) on the listener and on one end of a socket pair whose other
+    // end Drop closes: no polling loop.
     let listener = UnixListener::bind(path)?;
     listener.set_nonblocking(true)?;
+    let (wake, woken) = UnixStream::pair()?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let thread = std::thread::Builder::new()
         .name("tunstack-ss".into())
         .spawn(move || {
             while !flag.load(Ordering::Relaxed) {
+                if !wait_readable(&listener, &woken) {
+                    break;
+                }
                 match listener.accept() {
                     Ok((conn, _)) => {
                         if let Err(e) = answer(&net, conn) {
                             log::debug!("tunstack ss: {e}");
                         }
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(StdDuration::from_millis(50));
-                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => {
                         log::warn!("tunstack ss socket: {e}");
                         std::thread::sleep(StdDuration::from_millis(200));
@@ -168,8 +175,34 @@ pub fn serve(net: Net, path: &Path) -> io::Result<SsServer> {
     Ok(SsServer {
         path: path.to_path_buf(),
         stop,
+        wake: Some(wake),
         thread: Some(thread),
     })
+}
+
+/// Block until `listener` has a connection (true) or `woken` is closed or readable (false).
+fn wait_readable(listener: &UnixListener, woken: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut fds = [
+        libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: woken.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: `fds` is a valid array of two initialised pollfd for the call's duration.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if rc < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return rc > 0 && fds[1].revents == 0;
+    }
 }
 
 /// Start answering `tunstack ss` for `tunstack up --tun NAME`; a failure is only a warning.
