@@ -14,6 +14,7 @@ use std::net::SocketAddrV4;
 use super::{MAX_CONNECTIONS, Service, chargen_line};
 use crate::socket::{SocketError, SocketEvent, TcpHandle};
 use crate::stack::Stack;
+use crate::tcp::handle_map::LocalMap;
 use crate::time::Instant;
 
 /// Echo reads at most this much ahead of what the send buffer took (the threaded echo's 64 KiB
@@ -49,7 +50,7 @@ enum Outcome {
 /// The inline services of one stack.
 pub struct Inline {
     listeners: Vec<(TcpHandle, Service)>,
-    conns: std::collections::HashMap<TcpHandle, Conn>,
+    conns: LocalMap<TcpHandle, Conn>,
     /// Open connections per service (index = position in `Service::ALL`).
     active: [usize; Service::ALL.len()],
     scratch: Vec<u8>,
@@ -64,7 +65,7 @@ impl Default for Inline {
         let cycle = cycle_block.len();
         Inline {
             listeners: Vec::new(),
-            conns: std::collections::HashMap::new(),
+            conns: LocalMap::default(),
             active: [0; Service::ALL.len()],
             scratch: Vec::new(),
             chargen: cycle_block.repeat(9),

@@ -11,6 +11,7 @@
 mod config;
 pub mod congestion;
 pub mod connection;
+pub mod handle_map;
 pub mod isn;
 pub mod listener;
 pub mod pacing;
@@ -26,18 +27,20 @@ pub mod state;
 pub mod syncookie;
 pub mod timer;
 mod tuning;
+mod tuples;
 mod user;
 
 pub use config::{Recovery, TcpConfig, TcpInfo, TcpStats};
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::rng::Rng;
 use crate::socket::{SocketError, SocketEvent, TcpHandle};
 use crate::time::Instant;
 use connection::Connection;
+use handle_map::{LocalMap, LocalSet};
 use isn::IsnGenerator;
 use listener::Listener;
 use segment::{ACK, FIN, Header, ParseError, RST, SYN, Segment, fill_checksum};
@@ -63,7 +66,7 @@ pub struct TcpLayer {
     stats: TcpStats,
     isn: IsnGenerator,
     our_mss: u16,
-    sockets: HashMap<u32, Socket>,
+    sockets: LocalMap<u32, Socket>,
     /// The last segment from `poll_transmit` may be sent ECT(0) (RFC 3168, `tuning.rs`).
     last_ect: bool,
     /// Segment size of the super-segment `poll_transmit` returned last (0: a plain segment).
@@ -72,17 +75,17 @@ pub struct TcpLayer {
     pub(crate) csum_trusted: bool,
     next_handle: u32,
     /// (local, remote) -> connection.
-    tuples: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
-    listeners: HashMap<SocketAddrV4, u32>,
+    tuples: tuples::TupleTable,
+    listeners: LocalMap<SocketAddrV4, u32>,
     n_conns: usize,
     dirty: VecDeque<u32>,
-    dirty_set: HashSet<u32>,
+    dirty_set: LocalSet<u32>,
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     events: VecDeque<SocketEvent>,
-    event_set: HashSet<u32>,
+    event_set: LocalSet<u32>,
     /// Per listener: connections in SYN-RECEIVED whose completing ACK was dropped because the
     /// accept queue was full, oldest first (entries may be stale: checked when taken).
-    blocked: HashMap<u32, VecDeque<TcpHandle>>,
+    blocked: LocalMap<u32, VecDeque<TcpHandle>>,
     /// Stateless replies: RSTs to nowhere and SYN-cookie SYN,ACKs.
     rst_queue: VecDeque<(Ipv4Addr, Ipv4Addr, Header)>,
     next_port: u16,
@@ -99,20 +102,20 @@ impl TcpLayer {
             stats: TcpStats::default(),
             isn: IsnGenerator::new(isn_key),
             our_mss: 1460,
-            sockets: HashMap::new(),
+            sockets: LocalMap::default(),
             last_ect: false,
             last_gso: 0,
             csum_trusted: false,
             next_handle: 1,
-            tuples: HashMap::new(),
-            listeners: HashMap::new(),
+            tuples: tuples::TupleTable::default(),
+            listeners: LocalMap::default(),
             n_conns: 0,
             dirty: VecDeque::new(),
-            dirty_set: HashSet::new(),
+            dirty_set: LocalSet::default(),
             heap: BinaryHeap::new(),
             events: VecDeque::new(),
-            event_set: HashSet::new(),
-            blocked: HashMap::new(),
+            event_set: LocalSet::default(),
+            blocked: LocalMap::default(),
             rst_queue: VecDeque::new(),
             next_port,
         }
@@ -152,7 +155,16 @@ impl TcpLayer {
         };
         let local = SocketAddrV4::new(dst, seg.dst_port);
         let remote = SocketAddrV4::new(src, seg.src_port);
-        if let Some(&h) = self.tuples.get(&(local, remote)) {
+        if let Some(h) = self.tuples.get(&(local, remote)) {
+            // Fast path: the checks below concern only SYN-RECEIVED and TIME-WAIT.
+            if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
+                && !matches!(c.state, State::SynReceived | State::TimeWait)
+            {
+                c.handle_segment(now, &seg, &mut self.stats);
+                self.settle(h, now);
+                self.mark_dirty(h);
+                return;
+            }
             if self.handshake_blocked(h, &seg) {
                 return;
             }
@@ -315,7 +327,7 @@ impl TcpLayer {
         let seq = SeqNum(u32::from_be_bytes([seq[0], seq[1], seq[2], seq[3]]));
         let key_a = (SocketAddrV4::new(src, sport), SocketAddrV4::new(dst, dport));
         let key_b = (SocketAddrV4::new(dst, sport), SocketAddrV4::new(src, dport));
-        let Some(&h) = self.tuples.get(&key_a).or_else(|| self.tuples.get(&key_b)) else {
+        let Some(h) = self.tuples.get(&key_a).or_else(|| self.tuples.get(&key_b)) else {
             self.stats.icmp_ignored += 1;
             return;
         };
@@ -351,12 +363,16 @@ impl TcpLayer {
                 continue;
             };
             if c.scheduled != Some(t) {
-                continue; // stale entry: the deadline moved
+                continue; // stale entry: an earlier one replaced it
             }
             c.scheduled = None;
-            c.handle_timeout(now, &mut self.stats);
-            self.settle(h, now);
-            self.mark_dirty(h);
+            if c.next_deadline().is_some_and(|d| d <= now) {
+                c.handle_timeout(now, &mut self.stats);
+                self.settle(h, now);
+                self.mark_dirty(h);
+            } else {
+                self.schedule(h); // the deadline moved later (or went): file it now
+            }
         }
     }
 
@@ -450,16 +466,16 @@ impl TcpLayer {
         }
     }
 
-    /// File the connection's next deadline in the heap if it moved.
+    /// File the connection's next deadline in the heap. Lazily: while an entry at or before
+    /// it is filed, nothing is pushed; that entry, when due, files the real deadline (a
+    /// retransmission timer restarted by every ACK costs no heap push, only one pop).
     fn schedule(&mut self, h: u32) {
-        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-            let d = c.next_deadline();
-            if d != c.scheduled {
-                c.scheduled = d;
-                if let Some(t) = d {
-                    self.heap.push(Reverse((t, h)));
-                }
-            }
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
+            && let Some(t) = c.next_deadline()
+            && c.scheduled.is_none_or(|s| t < s)
+        {
+            c.scheduled = Some(t);
+            self.heap.push(Reverse((t, h)));
         }
     }
 
@@ -510,7 +526,7 @@ impl TcpLayer {
             self.push_event(h);
         }
         if closed {
-            if self.tuples.get(&(local, remote)) == Some(&h) {
+            if self.tuples.get(&(local, remote)) == Some(h) {
                 self.tuples.remove(&(local, remote));
             }
             if orphan {
@@ -531,7 +547,7 @@ impl TcpLayer {
     fn remove(&mut self, h: u32) {
         if let Some(Socket::Conn(c)) = self.sockets.remove(&h) {
             self.n_conns = self.n_conns.saturating_sub(1);
-            if self.tuples.get(&(c.local, c.remote)) == Some(&h) {
+            if self.tuples.get(&(c.local, c.remote)) == Some(h) {
                 self.tuples.remove(&(c.local, c.remote));
             }
             if let Some(lh) = c.listener

@@ -4,7 +4,8 @@
 #
 # Knobs (environment): BENCH_SECS (seconds per bulk/rate run, default 3), BENCH_RUNS (runs per
 # figure, default 5), BENCH_RR (ping-pong rounds per run, default 20000), BENCH_IDLE (connection
-# counts, default "10000 50000"), BENCH_ONLY (space-separated subset of: bulk ceil lat crr idle
+# counts, default "10000 50000"), BENCH_CRR_THREADS (concurrent clients of the second
+# connection-rate row, default 2; the first row is one client), BENCH_ONLY (space-separated subset of: bulk ceil lat crr idle
 # engine), BENCH_OUT (default docs/benchmarks.md).
 set -euo pipefail  # relaxed to -uo below, once the namespaces exist: a failed run leaves a gap, not an abort
 # The driver's post-burst polling is opt-in (src/runtime/driver.rs SPIN_US); the published figures
@@ -17,6 +18,7 @@ SECS=${BENCH_SECS:-3}
 RUNS=${BENCH_RUNS:-5}
 RR=${BENCH_RR:-20000}
 IDLE=${BENCH_IDLE:-10000 50000}
+CRR_T=${BENCH_CRR_THREADS:-2}
 ONLY=${BENCH_ONLY:-bulk ceil lat crr idle engine}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 CARGO=${CARGO:-cargo}
@@ -254,11 +256,15 @@ fi
 
 # ---------- 4. connection rate ----------
 if want crr; then
+    # Each figure twice: one client (one connection at a time), and CRR_T clients at once, for
+    # every stack alike; 1 and N alternate within a run so both see the same load.
+    meta crr_threads "$CRR_T"
     for s in $STACKS; do
         echo "bench: connection rate $s" >&2
         start_stack "$s" 1500
         for _ in $(seq "$RUNS"); do
-            val "crr.$s.in" "$(field "$(in_ns "$NS" "$TB" crr --to 198.18.0.2:7 --secs "$SECS")" per_sec)"
+            val "crr.$s.in" "$(field "$(in_ns "$NS" "$TB" crr --to 198.18.0.2:7 --secs "$SECS" --threads 1)" per_sec)"
+            val "crr.$s.in.n" "$(field "$(in_ns "$NS" "$TB" crr --to 198.18.0.2:7 --secs "$SECS" --threads "$CRR_T")" per_sec)"
         done
         stop_stack
     done
@@ -268,20 +274,24 @@ if want crr; then
     ip netns exec "$NSC" "$TB" serve --listen 0.0.0.0:7000 --mode echo 2>/dev/null &
     PIDS+=("$!")
     for _ in $(seq "$RUNS"); do
-        out=$(in_ns "$NSC" "$TB" our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs "$SECS" 2>&1)
-        [ -n "$(field "$out" per_sec)" ] || meta note "our-crr: $out"
-        val crr.ours.out "$(field "$out" per_sec)"
-        for _ in $(seq 50); do in_ns "$NSC" ip link show tsbo0 >/dev/null 2>&1 || break; sleep 0.05; done
+        for t in 1 "$CRR_T"; do
+            out=$(in_ns "$NSC" "$TB" our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs "$SECS" --threads "$t" 2>&1)
+            [ -n "$(field "$out" per_sec)" ] || meta note "our-crr: $out"
+            val "crr.ours.out$([ "$t" = 1 ] || echo .n)" "$(field "$out" per_sec)"
+            for _ in $(seq 50); do in_ns "$NSC" ip link show tsbo0 >/dev/null 2>&1 || break; sleep 0.05; done
+        done
     done
     ns_kill "$NSC"
     ip netns del "$NSC"
     veth_up 1500
     for _ in $(seq "$RUNS"); do
-        val crr.linux.in "$(field "$(in_ns "$NSA" "$TB" crr --to 198.18.1.2:7 --secs "$SECS")" per_sec)"
+        val crr.linux.in "$(field "$(in_ns "$NSA" "$TB" crr --to 198.18.1.2:7 --secs "$SECS" --threads 1)" per_sec)"
+        val crr.linux.in.n "$(field "$(in_ns "$NSA" "$TB" crr --to 198.18.1.2:7 --secs "$SECS" --threads "$CRR_T")" per_sec)"
     done
     veth_down
-    meta cmd "ip netns exec $NS tsbench crr --to 198.18.0.2:7 --secs $SECS   # kernel client, one connection at a time"
-    meta cmd "ip netns exec $NSC tsbench our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs $SECS   # our client (2 threads) → tsbench serve --mode echo"
+    meta cmd "ip netns exec $NS tsbench crr --to 198.18.0.2:7 --secs $SECS --threads 1|$CRR_T   # kernel clients, each one connection at a time"
+    meta cmd "ip netns exec $NSC tsbench our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs $SECS --threads 1|$CRR_T   # our client → tsbench serve --mode echo"
+    meta cmd "ip netns exec A tsbench crr --to 198.18.1.2:7 --secs $SECS --threads 1|$CRR_T   # Linux ↔ Linux over veth"
 fi
 
 # ---------- 5. idle connections ----------

@@ -2,6 +2,7 @@
 //! the criterion benches and callgrind. Driven by tools/bench/run.sh (`make bench`).
 
 pub mod engine;
+pub mod engine_crr;
 pub mod load;
 pub mod ours;
 pub mod report;

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use tunstack_bench::{engine, load, ours, report, tunloop};
+use tunstack_bench::{engine, engine_crr, load, ours, report, tunloop};
 
 const USAGE: &str = "usage: tsbench <command> [--flag value]...
   send     --to ADDR --secs S          kernel client writes zeros (to a discard server)
@@ -21,7 +21,9 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
   our-idle --tun NAME --n N [--backlog B]  N idle connections to our stack in this process
   hold     --to ADDR --n N [--from PORT]         (used by our-idle) hold N connections until stdin closes
   report   --results FILE              render docs/benchmarks.md (markdown on stdout)
-  engine   --mb N [--mtu M] [--offload] bulk transfer between two in-memory stacks (callgrind)";
+  engine   --mb N [--mtu M] [--offload] [--ack-every K] bulk transfer between two in-memory stacks (callgrind)
+  engine-crr --n N [--msl-ms M] [--step-us U]   connect + 1-byte echo + close, N times, between
+                                       two in-memory stacks (server: inline echo; callgrind)";
 
 fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.windows(2)
@@ -87,8 +89,23 @@ fn run(args: &[String]) -> io::Result<String> {
             let mb: u64 = need(args, "--mb")?;
             let offload = args.iter().any(|a| a == "--offload");
             let mut p = engine::Pair::with_offload(opt(args, "--mtu", 1500)?, offload);
+            p.ack_every = opt(args, "--ack-every", 0)?;
             p.transfer_untimed(mb << 20);
             Ok(format!("segments={} bytes={}", p.segments, p.bytes))
+        }
+        "engine-crr" => {
+            let msl = tunstack::Duration::from_millis(opt(args, "--msl-ms", 250)?);
+            let step = tunstack::Duration::from_micros(opt(args, "--step-us", 10)?);
+            let mut p = engine_crr::CrrPair::new(msl, step);
+            p.run(need(args, "--n")?);
+            Ok(format!(
+                "conns={} failed={} sim_secs={:.3} client_conns={} server_conns={}",
+                p.conns,
+                p.failed,
+                p.elapsed().as_secs_f64(),
+                p.client.tcp().connection_count(),
+                p.server.tcp().connection_count()
+            ))
         }
         _ => Err(io::Error::other(USAGE)),
     }

@@ -192,21 +192,45 @@ pub fn render(path: &str) -> io::Result<String> {
         w,
         "\n## 4. Connection rate (connect + 1-byte request/answer + close, per second)\n"
     );
+    // Clients at once: 1 (one connection at a time) and N (run.sh BENCH_CRR_THREADS).
+    let n = r
+        .meta("crr_threads")
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "N".into());
     let _ = writeln!(
         w,
-        "| client → server | ours | smoltcp | Linux veth |\n|---|---|---|---|"
+        "| client → server | clients | ours | smoltcp | Linux veth | ours/smoltcp | ours/Linux |\n|---|---|---|---|---|---|---|"
     );
+    for (label, suffix) in [("1", ""), (n.as_str(), ".n")] {
+        let k = |s: &str| format!("crr.{s}.in{suffix}");
+        let _ = writeln!(
+            w,
+            "| kernel client → stack echo | {label} | {} | {} | {} | {} | {} |",
+            r.cell(&k("ours"), 0),
+            r.cell(&k("smoltcp"), 0),
+            r.cell(&k("linux"), 0),
+            r.ratio(&k("ours"), &k("smoltcp")),
+            r.ratio(&k("ours"), &k("linux")),
+        );
+    }
+    for (label, suffix) in [("1", ""), (n.as_str(), ".n")] {
+        let _ = writeln!(
+            w,
+            "| stack client → kernel echo | {label} | {} | | {} | | {} |",
+            r.cell(&format!("crr.ours.out{suffix}"), 0),
+            r.cell(&format!("crr.linux.in{suffix}"), 0),
+            r.ratio(
+                &format!("crr.ours.out{suffix}"),
+                &format!("crr.linux.in{suffix}")
+            ),
+        );
+    }
     let _ = writeln!(
         w,
-        "| kernel client → stack echo | {} | {} | {} |",
-        r.cell("crr.ours.in", 0),
-        r.cell("crr.smoltcp.in", 0),
-        r.cell("crr.linux.in", 0)
-    );
-    let _ = writeln!(
-        w,
-        "| stack client → kernel echo | {} | | |",
-        r.cell("crr.ours.out", 0)
+        "\nEach client opens one connection at a time; \"clients\" run at once (threads of \
+         `tsbench crr`, or of `tsbench our-crr` for our client). The Linux column is a kernel \
+         client and a kernel echo server over veth with as many clients, in both rows."
     );
 
     let _ = writeln!(w, "\n## 5. Idle established connections to our stack\n");
