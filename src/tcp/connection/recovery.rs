@@ -298,6 +298,20 @@ impl Connection {
         }
     }
 
+    /// A timeout reduced (or, `in_fast`, happened inside a fast recovery). Inside one it is part
+    /// of that episode (it does not reduce again): only the episode's Eifel test, against its
+    /// first retransmission, may undo, and then all of it (Linux: tcp_packet_delayed with the
+    /// episode's retrans_stamp); an undo then also ends the timeout's resending. Judged by the
+    /// timeout's own resend, the late arrival of a real loss's fast retransmission looked
+    /// spurious and restored the window from before the loss.
+    pub(crate) fn lr_note_rto(&mut self, now: Instant, in_fast: bool) {
+        if !in_fast {
+            self.lr_note_reduction(now, true);
+        } else if let Some(e) = &mut self.eifel {
+            e.rto = true;
+        }
+    }
+
     /// A retransmission of [seq, ..) went out: the first after a reduction gives RetransmitTS
     /// (RFC 3522 §3.2 step 1). Eifel assumes it resends the oldest outstanding segment (§1);
     /// when it does not (SACK recovery starting at a hole above SND.UNA), the next ACK would
@@ -460,14 +474,9 @@ impl Connection {
         } else {
             self.sb.mark_all_lost();
         }
-        if first && !in_fast {
-            self.lr_note_reduction(now, true);
+        if first {
+            self.lr_note_rto(now, in_fast);
         }
-        // A timeout inside a fast recovery is part of its episode (it does not reduce again):
-        // only that episode's Eifel test, against its first retransmission, may undo, and then
-        // all of it (Linux: tcp_packet_delayed with the episode's retrans_stamp). Judged by the
-        // timeout's own resend, the late arrival of a real loss's fast retransmission looked
-        // spurious and restored the window from before the loss.
         // RFC 5682 §3.1 step 1: only for a new timeout (not while an RTO recovery is still
         // underway), and where Eifel cannot judge (no timestamps); not inside a fast recovery
         // (as Linux's tcp_enter_loss: its SACKed originals would always look spurious).

@@ -72,6 +72,7 @@ impl Connection {
                 }
                 stats.rto_expirations += 1;
                 let flight = self.lr_flight();
+                let in_fast = self.cc.in_recovery();
                 self.cc.on_rto(now, flight);
                 // RFC 6298 §5.5: back off; §5.4: retransmit the earliest unacknowledged segment
                 // (go-back-N from SND.UNA, paced by the one-segment loss window).
@@ -85,7 +86,7 @@ impl Connection {
                     // window opens (recovery.rs).
                     self.retransmit_first = true;
                 } else {
-                    self.lr_note_reduction(now, true);
+                    self.lr_note_rto(now, in_fast);
                     self.snd_nxt = self.snd_una;
                 }
                 self.pace_reset();
