@@ -15,6 +15,7 @@ pub mod handle_map;
 pub mod isn;
 pub mod listener;
 pub mod pacing;
+mod ports;
 pub mod prr;
 pub mod rack;
 pub mod reassembly;
@@ -54,8 +55,6 @@ pub(crate) enum Socket {
     Conn(Box<Connection>),
 }
 
-/// RFC 6335 §6: the dynamic port range used for ephemeral ports.
-const EPHEMERAL: (u16, u16) = (49152, 65535);
 /// Bound on RSTs queued for segments to nowhere.
 pub(crate) const MAX_QUEUED_RST: usize = 256;
 
@@ -87,15 +86,15 @@ pub struct TcpLayer {
     blocked: LocalMap<u32, VecDeque<TcpHandle>>,
     /// Stateless replies: RSTs to nowhere and SYN-cookie SYN,ACKs.
     rst_queue: VecDeque<(Ipv4Addr, Ipv4Addr, Header)>,
-    next_port: u16,
+    /// RFC 6056 §3.3.3 `next_ephemeral` (`ports.rs`).
+    next_ephemeral: u32,
 }
 
 impl TcpLayer {
     /// `isn_key` keys the RFC 6528 ISN hash; `seed` seeds any other choice (ephemeral ports).
     pub fn new(cfg: TcpConfig, isn_key: [u8; 16], seed: u64) -> Self {
         let mut rng = Rng::new(seed);
-        let span = u64::from(EPHEMERAL.1 - EPHEMERAL.0) + 1;
-        let next_port = EPHEMERAL.0 + rng.below(span) as u16;
+        let next_ephemeral = rng.below(ports::EPHEMERAL_SPAN) as u32;
         TcpLayer {
             cfg,
             stats: TcpStats::default(),
@@ -116,7 +115,7 @@ impl TcpLayer {
             event_set: LocalSet::default(),
             blocked: LocalMap::default(),
             rst_queue: VecDeque::new(),
-            next_port,
+            next_ephemeral,
         }
     }
 
@@ -576,18 +575,5 @@ impl TcpLayer {
         self.settle(h.0, now);
         self.mark_dirty(h.0);
         Ok(r)
-    }
-
-    fn ephemeral_port(&mut self, ip: Ipv4Addr, remote: SocketAddrV4) -> Option<u16> {
-        let span = u32::from(EPHEMERAL.1 - EPHEMERAL.0) + 1;
-        for _ in 0..span {
-            let p = self.next_port;
-            self.next_port = if p >= EPHEMERAL.1 { EPHEMERAL.0 } else { p + 1 };
-            let local = SocketAddrV4::new(ip, p);
-            if !self.tuples.contains_key(&(local, remote)) && self.find_listener(local).is_none() {
-                return Some(p);
-            }
-        }
-        None
     }
 }
