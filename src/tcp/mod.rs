@@ -459,12 +459,8 @@ impl TcpLayer {
     /// it is filed, nothing is pushed; that entry, when due, files the real deadline (a
     /// retransmission timer restarted by every ACK costs no heap push, only one pop).
     fn schedule(&mut self, h: u32) {
-        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
-            && let Some(t) = c.next_deadline()
-            && c.scheduled.is_none_or(|s| t < s)
-        {
-            c.scheduled = Some(t);
-            self.heap.push(Reverse((t, h)));
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
+            file_deadline(&mut self.heap, c, h);
         }
     }
 
@@ -475,62 +471,65 @@ impl TcpLayer {
             return;
         };
         c.update_timers(now);
-        let notify = std::mem::take(&mut c.notify);
-        let state = c.state;
-        let (local, remote) = (c.local, c.remote);
-        let mut owner = c.listener;
-        if let Some(lh) = owner
-            && state != State::SynReceived
-        {
-            // The handshake ended: into the accept queue, or gone.
-            c.listener = None;
-            owner = None;
-            let established = state.is_synchronized();
-            if !established {
-                c.orphan = true;
-            }
-            match self.sockets.get_mut(&lh.0) {
-                Some(Socket::Listener(l)) => {
-                    l.syn_queue = l.syn_queue.saturating_sub(1);
-                    if established {
-                        l.accept_queue.push_back(TcpHandle(h));
-                        self.push_event(lh.0);
-                    }
-                }
-                _ => {
-                    // The listener was closed meanwhile: nobody will accept this one.
-                    if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-                        c.orphan = true;
-                        c.abort("listener closed");
-                    }
-                }
-            }
+        if c.listener.is_some() && c.state != State::SynReceived {
+            self.end_handshake(h);
         }
+        // One lookup on the common path (no listener, not closed).
         let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) else {
             return;
         };
-        let orphan = c.orphan;
-        let closed = c.is_closed();
-        if notify && !orphan && owner.is_none() {
-            self.push_event(h);
+        if std::mem::take(&mut c.notify)
+            && !c.orphan
+            && c.listener.is_none()
+            && self.event_set.insert(h)
+        {
+            self.events.push_back(SocketEvent::Tcp(TcpHandle(h)));
         }
-        if closed {
-            if self.tuples.get(&(local, remote)) == Some(&h) {
-                self.tuples.remove(&(local, remote));
-            }
-            if orphan {
-                // Keep it until its last RST is out.
-                if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
-                    && c.poll_pending()
-                {
-                    self.mark_dirty(h);
-                } else {
-                    self.remove(h);
+        if !c.is_closed() {
+            file_deadline(&mut self.heap, c, h);
+            return;
+        }
+        let (local, remote, orphan, pending) = (c.local, c.remote, c.orphan, c.poll_pending());
+        if self.tuples.get(&(local, remote)) == Some(&h) {
+            self.tuples.remove(&(local, remote));
+        }
+        if !orphan {
+            self.schedule(h);
+        } else if pending {
+            self.mark_dirty(h); // keep it until its last RST is out
+        } else {
+            self.remove(h);
+        }
+    }
+
+    /// Connection `h` of a listener left SYN-RECEIVED: into the accept queue, or gone.
+    fn end_handshake(&mut self, h: u32) {
+        let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) else {
+            return;
+        };
+        let Some(lh) = c.listener.take() else {
+            return;
+        };
+        let established = c.state.is_synchronized();
+        if !established {
+            c.orphan = true;
+        }
+        match self.sockets.get_mut(&lh.0) {
+            Some(Socket::Listener(l)) => {
+                l.syn_queue = l.syn_queue.saturating_sub(1);
+                if established {
+                    l.accept_queue.push_back(TcpHandle(h));
+                    self.push_event(lh.0);
                 }
-                return;
+            }
+            _ => {
+                // The listener was closed meanwhile: nobody will accept this one.
+                if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
+                    c.orphan = true;
+                    c.abort("listener closed");
+                }
             }
         }
-        self.schedule(h);
     }
 
     fn remove(&mut self, h: u32) {
@@ -575,5 +574,15 @@ impl TcpLayer {
         self.settle(h.0, now);
         self.mark_dirty(h.0);
         Ok(r)
+    }
+}
+
+/// `TcpLayer::schedule` for a connection at hand.
+fn file_deadline(heap: &mut BinaryHeap<Reverse<(Instant, u32)>>, c: &mut Connection, h: u32) {
+    if let Some(t) = c.next_deadline()
+        && c.scheduled.is_none_or(|s| t < s)
+    {
+        c.scheduled = Some(t);
+        heap.push(Reverse((t, h)));
     }
 }
