@@ -76,8 +76,8 @@ pub struct TcpLayer {
     tuples: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
     listeners: LocalMap<SocketAddrV4, u32>,
     n_conns: usize,
+    /// Connections that may have something to send (each at most once: `Connection::queued`).
     dirty: VecDeque<u32>,
-    dirty_set: LocalSet<u32>,
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     events: VecDeque<SocketEvent>,
     event_set: LocalSet<u32>,
@@ -109,7 +109,6 @@ impl TcpLayer {
             listeners: LocalMap::default(),
             n_conns: 0,
             dirty: VecDeque::new(),
-            dirty_set: LocalSet::default(),
             heap: BinaryHeap::new(),
             events: VecDeque::new(),
             event_set: LocalSet::default(),
@@ -387,9 +386,11 @@ impl TcpLayer {
             }
         }
         while let Some(&h) = self.dirty.front() {
-            if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
-                && let Some(n) = c.poll_transmit(now, buf, &mut self.stats)
-            {
+            let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) else {
+                self.dirty.pop_front(); // released meanwhile
+                continue;
+            };
+            if let Some(n) = c.poll_transmit(now, buf, &mut self.stats) {
                 self.stats.segments_out += 1;
                 self.last_ect = c.transmit_ect();
                 self.last_gso = c.transmit_gso();
@@ -398,12 +399,12 @@ impl TcpLayer {
                 if c.is_closed() && c.orphan && !c.poll_pending() {
                     self.remove(h); // its last segment (a RST) is out
                 } else {
-                    self.schedule(h);
+                    file_deadline(&mut self.heap, c, h);
                 }
                 return Some((addrs.0, addrs.1, n));
             }
+            c.queued = false;
             self.dirty.pop_front();
-            self.dirty_set.remove(&h);
             self.settle(h, now);
         }
         None
@@ -444,7 +445,10 @@ impl TcpLayer {
     }
 
     fn mark_dirty(&mut self, h: u32) {
-        if self.dirty_set.insert(h) {
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
+            && !c.queued
+        {
+            c.queued = true;
             self.dirty.push_back(h);
         }
     }
