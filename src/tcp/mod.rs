@@ -28,12 +28,13 @@ pub mod state;
 pub mod syncookie;
 pub mod timer;
 mod tuning;
+mod tuples;
 mod user;
 
 pub use config::{Recovery, TcpConfig, TcpInfo, TcpStats};
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::rng::Rng;
@@ -73,7 +74,7 @@ pub struct TcpLayer {
     pub(crate) csum_trusted: bool,
     next_handle: u32,
     /// (local, remote) -> connection.
-    tuples: HashMap<(SocketAddrV4, SocketAddrV4), u32>,
+    tuples: tuples::TupleTable,
     listeners: LocalMap<SocketAddrV4, u32>,
     n_conns: usize,
     /// Connections that may have something to send (each at most once: `Connection::queued`).
@@ -105,7 +106,7 @@ impl TcpLayer {
             last_gso: 0,
             csum_trusted: false,
             next_handle: 1,
-            tuples: HashMap::new(),
+            tuples: tuples::TupleTable::default(),
             listeners: LocalMap::default(),
             n_conns: 0,
             dirty: VecDeque::new(),
@@ -152,7 +153,16 @@ impl TcpLayer {
         };
         let local = SocketAddrV4::new(dst, seg.dst_port);
         let remote = SocketAddrV4::new(src, seg.src_port);
-        if let Some(&h) = self.tuples.get(&(local, remote)) {
+        if let Some(h) = self.tuples.get(&(local, remote)) {
+            // Fast path: the checks below concern only SYN-RECEIVED and TIME-WAIT.
+            if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
+                && !matches!(c.state, State::SynReceived | State::TimeWait)
+            {
+                c.handle_segment(now, &seg, &mut self.stats);
+                self.settle(h, now);
+                self.mark_dirty(h);
+                return;
+            }
             if self.handshake_blocked(h, &seg) {
                 return;
             }
@@ -315,7 +325,7 @@ impl TcpLayer {
         let seq = SeqNum(u32::from_be_bytes([seq[0], seq[1], seq[2], seq[3]]));
         let key_a = (SocketAddrV4::new(src, sport), SocketAddrV4::new(dst, dport));
         let key_b = (SocketAddrV4::new(dst, sport), SocketAddrV4::new(src, dport));
-        let Some(&h) = self.tuples.get(&key_a).or_else(|| self.tuples.get(&key_b)) else {
+        let Some(h) = self.tuples.get(&key_a).or_else(|| self.tuples.get(&key_b)) else {
             self.stats.icmp_ignored += 1;
             return;
         };
@@ -494,7 +504,7 @@ impl TcpLayer {
             return;
         }
         let (local, remote, orphan, pending) = (c.local, c.remote, c.orphan, c.poll_pending());
-        if self.tuples.get(&(local, remote)) == Some(&h) {
+        if self.tuples.get(&(local, remote)) == Some(h) {
             self.tuples.remove(&(local, remote));
         }
         if !orphan {
@@ -539,7 +549,7 @@ impl TcpLayer {
     fn remove(&mut self, h: u32) {
         if let Some(Socket::Conn(c)) = self.sockets.remove(&h) {
             self.n_conns = self.n_conns.saturating_sub(1);
-            if self.tuples.get(&(c.local, c.remote)) == Some(&h) {
+            if self.tuples.get(&(c.local, c.remote)) == Some(h) {
                 self.tuples.remove(&(c.local, c.remote));
             }
             if let Some(lh) = c.listener

@@ -53,7 +53,7 @@ impl TcpLayer {
             }
             match self.tuples.get(&(local, remote)) {
                 None => return Some((p, None)),
-                Some(&h) if self.time_wait_recyclable(now, h) => return Some((p, Some(h))),
+                Some(h) if self.time_wait_recyclable(now, h) => return Some((p, Some(h))),
                 Some(_) => {}
             }
         }
@@ -69,7 +69,7 @@ impl TcpLayer {
         remote: SocketAddrV4,
         recycle: Option<u32>,
     ) -> Result<Option<SeqNum>, SocketError> {
-        let Some(&h) = self.tuples.get(&(local, remote)) else {
+        let Some(h) = self.tuples.get(&(local, remote)) else {
             return Ok(None);
         };
         if recycle != Some(h) && !self.time_wait_recyclable(now, h) {

@@ -86,6 +86,9 @@ pub struct Delivery {
     /// The end of the highest never-retransmitted segment this ACK delivered (F-RTO, RFC
     /// 5682 §3.1 step 3b).
     pub original_end: Option<SeqNum>,
+    /// When the earliest-sent never-retransmitted segment this ACK newly SACKed was sent: an
+    /// unambiguous RTT sample (RFC 6298 §3, Karn), as Linux takes `sack_rtt_us`.
+    pub sack_rtt_from: Option<Instant>,
 }
 
 /// What tells whether an ACK of a retransmitted segment may be for an earlier copy (RFC 8985
@@ -113,6 +116,10 @@ pub struct Scoreboard {
     fack: Option<SeqNum>,
     /// Transmissions so far (`SentSeg::order`).
     sends: u64,
+    /// Records marked SACKed, and marked lost: with neither, the per-ACK queries below answer
+    /// without walking a window of records (`counts_ok` checks them in debug builds).
+    n_sacked: u32,
+    n_lost: u32,
 }
 
 impl Scoreboard {
@@ -149,6 +156,8 @@ impl Scoreboard {
                 left.end = at;
             }
             self.segs.insert(i + 1, right);
+            self.n_sacked += u32::from(s.sacked);
+            self.n_lost += u32::from(s.lost);
         }
     }
 
@@ -194,8 +203,9 @@ impl Scoreboard {
             s.order = order;
             s.retrans = true;
             s.rtx_episode = true;
-            s.lost = false;
+            self.n_lost -= u32::from(std::mem::take(&mut s.lost));
         }
+        debug_assert!(self.counts_ok());
         if let Some(e) = last_end
             && end.gt(e)
         {
@@ -223,6 +233,8 @@ impl Scoreboard {
             }
             if s.end.le(una) {
                 self.segs.pop_front();
+                self.n_sacked -= u32::from(s.sacked);
+                self.n_lost -= u32::from(s.lost);
             } else if let Some(f) = self.segs.front_mut() {
                 f.start = una;
                 break;
@@ -231,6 +243,7 @@ impl Scoreboard {
         if self.fack.is_none_or(|f| f.lt(una)) {
             self.fack = Some(una);
         }
+        debug_assert!(self.counts_ok());
     }
 
     /// RFC 8985 §6.2 steps 2-3 for one newly delivered segment (`cum`: by the cumulative ACK).
@@ -273,6 +286,9 @@ impl Scoreboard {
         amb: impl Into<Ambiguity>,
         d: &mut Delivery,
     ) {
+        if blocks.iter().all(Option::is_none) {
+            return; // most ACKs: nothing to walk
+        }
         let amb = amb.into();
         let mut fack = self.fack;
         let list: Vec<(SeqNum, SeqNum)> = blocks.iter().flatten().copied().collect();
@@ -301,12 +317,16 @@ impl Scoreboard {
                 }
                 if l.le(s.start) && s.end.le(r) && !s.sacked {
                     s.sacked = true;
-                    s.lost = false;
+                    self.n_sacked += 1;
+                    self.n_lost -= u32::from(std::mem::take(&mut s.lost));
                     newly.push(*s);
                 }
             }
             for s in newly {
                 d.sacked += s.bytes();
+                if !s.retrans && d.sack_rtt_from.is_none_or(|t| s.xmit_ts < t) {
+                    d.sack_rtt_from = Some(s.xmit_ts);
+                }
                 self.delivered(&s, now, amb, false, d);
             }
             if fack.is_none_or(|f| f.lt(r)) {
@@ -314,6 +334,7 @@ impl Scoreboard {
             }
         }
         self.fack = fack;
+        debug_assert!(self.counts_ok());
     }
 
     /// RFC 2018 §8 / RFC 6675 §5.1: forget SACK marks (after an RTO, or when the receiver
@@ -323,6 +344,7 @@ impl Scoreboard {
             s.sacked = false;
             s.lost = false;
         }
+        (self.n_sacked, self.n_lost) = (0, 0);
         self.fack = None;
     }
 
@@ -346,6 +368,7 @@ impl Scoreboard {
                 s.lost = true;
             }
         }
+        self.n_lost = self.segs.iter().filter(|s| s.lost).count() as u32;
     }
 
     /// RFC 8985 §6.3 after an RTO: the first outstanding segment is lost, and every other one
@@ -359,6 +382,7 @@ impl Scoreboard {
                 marked += 1;
             }
         }
+        self.n_lost += marked;
         marked
     }
 
@@ -367,12 +391,16 @@ impl Scoreboard {
         for s in &mut self.segs {
             s.lost = false;
         }
+        self.n_lost = 0;
     }
 
     /// RFC 6675 §4 IsLost: DupThresh SACKed segments, or more than (DupThresh − 1)·SMSS SACKed
     /// bytes, above a segment mark it lost (unless already resent in this episode). Returns
     /// how many were newly marked.
     pub fn mark_lost_dupthresh(&mut self, smss: u32) -> u32 {
+        if self.n_sacked == 0 {
+            return 0; // nothing SACKed above anything
+        }
         let (mut bytes, mut count, mut marked) = (0u32, 0u32, 0u32);
         for s in self.segs.iter_mut().rev() {
             if s.sacked {
@@ -386,6 +414,7 @@ impl Scoreboard {
                 marked += 1;
             }
         }
+        self.n_lost += marked;
         marked
     }
 
@@ -395,7 +424,7 @@ impl Scoreboard {
             && !s.sacked
             && !s.rtx_episode
         {
-            s.lost = true;
+            self.n_lost += u32::from(!std::mem::replace(&mut s.lost, true));
         }
     }
 
@@ -410,6 +439,11 @@ impl Scoreboard {
     ) -> (u32, Option<Duration>) {
         let (mut marked, mut timeout) = (0u32, None::<Duration>);
         for s in &mut self.segs {
+            if !s.retrans && !rack.after(&s.sent()) {
+                // Originals go out in sequence order and a resend only raises a record's
+                // order, so no record above this one was sent before RACK.xmit_ts either.
+                break;
+            }
             if s.sacked || s.lost || !rack.after(&s.sent()) {
                 continue;
             }
@@ -422,6 +456,7 @@ impl Scoreboard {
                 timeout = Some(timeout.map_or(wait, |t| t.max(wait)));
             }
         }
+        self.n_lost += marked;
         (marked, timeout)
     }
 
@@ -435,6 +470,9 @@ impl Scoreboard {
     }
 
     pub fn sacked_bytes(&self) -> u32 {
+        if self.n_sacked == 0 {
+            return 0;
+        }
         self.segs
             .iter()
             .filter(|s| s.sacked)
@@ -443,15 +481,25 @@ impl Scoreboard {
     }
 
     pub fn sacked_segments(&self) -> u32 {
-        self.segs.iter().filter(|s| s.sacked).count() as u32
+        self.n_sacked
     }
 
     pub fn has_lost(&self) -> bool {
-        self.segs.iter().any(|s| s.lost)
+        self.n_lost > 0
+    }
+
+    /// The counters agree with the records.
+    fn counts_ok(&self) -> bool {
+        let sacked = self.segs.iter().filter(|s| s.sacked).count() as u32;
+        let lost = self.segs.iter().filter(|s| s.lost).count() as u32;
+        (sacked, lost) == (self.n_sacked, self.n_lost)
     }
 
     /// RFC 6675 §4 NextSeg rule 1: the lowest segment deemed lost: (start, length).
     pub fn next_lost(&self) -> Option<(SeqNum, u32)> {
+        if self.n_lost == 0 {
+            return None;
+        }
         self.segs
             .iter()
             .find(|s| s.lost && !s.sacked)

@@ -228,10 +228,10 @@ impl Header {
         if let Some(shift) = o.window_scale {
             w.put(&[1, 3, 3, shift]);
         }
-        let blocks: Vec<(SeqNum, SeqNum)> = o.sack_blocks.iter().flatten().copied().collect();
-        if !blocks.is_empty() {
-            w.put(&[1, 1, 5, (2 + 8 * blocks.len()) as u8]);
-            for (l, r) in blocks {
+        let n_blocks = o.sack_blocks.iter().flatten().count();
+        if n_blocks > 0 {
+            w.put(&[1, 1, 5, (2 + 8 * n_blocks) as u8]);
+            for &(l, r) in o.sack_blocks.iter().flatten() {
                 w.put(&l.0.to_be_bytes());
                 w.put(&r.0.to_be_bytes());
             }

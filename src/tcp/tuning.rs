@@ -25,7 +25,7 @@ impl TcpLayer {
         if ce && let (Some(sp), Some(dp)) = (segment.get(0..2), segment.get(2..4)) {
             let remote = SocketAddrV4::new(src, u16::from_be_bytes([sp[0], sp[1]]));
             let local = SocketAddrV4::new(dst, u16::from_be_bytes([dp[0], dp[1]]));
-            if let Some(&h) = self.tuples.get(&(local, remote))
+            if let Some(h) = self.tuples.get(&(local, remote))
                 && let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
             {
                 c.note_ce();

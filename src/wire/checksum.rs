@@ -5,27 +5,50 @@ use std::net::Ipv4Addr;
 /// Add `data` to a running 32-bit sum (big-endian words; an odd last byte is padded with zero).
 /// The result is at most 0xffff, so callers may add a few more words without overflow.
 pub fn accumulate(sum: u32, data: &[u8]) -> u32 {
-    // RFC 1071 §2(B, C): the sum may be taken over wider words with deferred carries. A 32-bit
-    // word hi·2^16 + lo is congruent to hi + lo modulo 2^16 − 1, so eight bytes at a time into
-    // a 64-bit accumulator (each step adds < 2^33: no overflow below 2^31 steps) is the same sum.
-    let mut acc = u64::from(sum);
-    let mut chunks = data.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        acc += (w >> 32) + (w & 0xffff_ffff);
+    // RFC 1071 §2(B): the sum is independent of byte order, so the words are read in the CPU's
+    // order and the folded result swapped once. §2(C): with deferred carries the words may be
+    // 64 bits wide; each carry out of bit 63 is added back at once (end-around carry).
+    let (blocks, rest) = data.as_chunks::<32>();
+    // Two independent carry chains, so the CPU can run them side by side.
+    let (mut a, mut b) = (0u64, 0u64);
+    for block in blocks {
+        let [w0, w1, w2, w3] = block.as_chunks::<8>().0 else {
+            continue; // 32 bytes are always four words
+        };
+        a = add_end_around(a, u64::from_ne_bytes(*w0));
+        b = add_end_around(b, u64::from_ne_bytes(*w1));
+        a = add_end_around(a, u64::from_ne_bytes(*w2));
+        b = add_end_around(b, u64::from_ne_bytes(*w3));
     }
-    let mut words = chunks.remainder().chunks_exact(2);
-    for c in &mut words {
-        acc += u64::from(u16::from_be_bytes([c[0], c[1]]));
+    let mut acc = add_end_around(a, b);
+    let (words, tail) = rest.as_chunks::<8>();
+    for w in words {
+        acc = add_end_around(acc, u64::from_ne_bytes(*w));
     }
-    if let [last] = words.remainder() {
-        acc += u64::from(*last) << 8;
+    // The last 0–7 bytes start at an even offset: zero padding keeps each byte in its place.
+    let mut last = [0u8; 8];
+    if let Some(dst) = last.get_mut(..tail.len()) {
+        dst.copy_from_slice(tail);
     }
-    // End-around carry down to 16 bits (a non-zero sum stays non-zero, as in 16-bit arithmetic).
+    acc = add_end_around(acc, u64::from_ne_bytes(last));
+    let native = fold16(u64::from(acc as u32) + (acc >> 32)) as u16;
+    let ours = u16::from_be_bytes(native.to_ne_bytes());
+    fold16(u64::from(sum) + u64::from(ours)) as u32
+}
+
+/// One's-complement addition of 64-bit words (the carry out is added back in).
+#[inline(always)]
+fn add_end_around(a: u64, b: u64) -> u64 {
+    let (s, carry) = a.overflowing_add(b);
+    s + u64::from(carry) // s ≤ 2^64 − 2 when there was a carry: no overflow
+}
+
+/// End-around carry down to 16 bits (a non-zero sum stays non-zero, as in 16-bit arithmetic).
+fn fold16(mut acc: u64) -> u64 {
     while acc > 0xffff {
         acc = (acc & 0xffff) + (acc >> 16);
     }
-    acc as u32
+    acc
 }
 
 /// Fold a running sum to 16 bits and complement it: the value to put in a checksum field.
@@ -43,11 +66,10 @@ pub fn checksum(data: &[u8]) -> u16 {
 
 /// The IPv4 pseudo-header sum used by UDP and TCP (RFC 768, RFC 9293 §3.1).
 pub fn pseudo_header(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: usize) -> u32 {
-    let mut sum = accumulate(0, &src.octets());
-    sum = accumulate(sum, &dst.octets());
-    sum = sum.wrapping_add(u32::from(protocol));
-    sum.wrapping_add(length as u32 & 0xffff)
-        .wrapping_add((length as u32) >> 16)
+    let (s, d, len) = (u32::from(src), u32::from(dst), length as u32);
+    let sum = u64::from(s >> 16) + u64::from(s & 0xffff) + u64::from(d >> 16);
+    let sum = sum + u64::from(d & 0xffff) + u64::from(protocol);
+    fold16(sum + u64::from(len & 0xffff) + u64::from(len >> 16)) as u32
 }
 
 /// Checksum of a UDP datagram or TCP segment (`data` with its checksum field as it stands).
@@ -107,6 +129,38 @@ mod tests {
             sum = (sum & 0xffff) + (sum >> 16);
         }
         !(sum as u16)
+    }
+
+    #[test]
+    fn pseudo_header_is_the_sum_of_its_twelve_bytes() {
+        // RFC 9293 §3.1: source, destination, zero, protocol, TCP length.
+        let (a, b) = (Ipv4Addr::new(198, 18, 0, 2), Ipv4Addr::new(255, 254, 0, 1));
+        for len in [0usize, 20, 1480, 65515, 70000] {
+            let mut p = Vec::from(a.octets());
+            p.extend(b.octets());
+            p.extend([0, 6]);
+            p.extend((len as u16).to_be_bytes());
+            let want = finish(accumulate(0, &p) + (len >> 16) as u32);
+            assert_eq!(finish(pseudo_header(a, b, 6, len)), want, "len {len}");
+        }
+    }
+
+    #[test]
+    fn any_even_split_gives_the_same_sum() {
+        // Words are read 8 bytes at a time in CPU order: a part that starts at an even offset
+        // not a multiple of 8 must still land each byte in its half of a 16-bit word.
+        let mut rng = crate::rng::Rng::new(9);
+        let mut d = vec![0u8; 203];
+        rng.fill(&mut d);
+        let whole = reference(&d);
+        for mid in (0..d.len()).step_by(2) {
+            let (a, b) = d.split_at(mid);
+            assert_eq!(
+                finish(accumulate(accumulate(0, a), b)),
+                whole,
+                "split at {mid}"
+            );
+        }
     }
 
     #[test]

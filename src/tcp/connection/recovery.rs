@@ -165,6 +165,7 @@ impl Connection {
         if let Some(n) = d.newest {
             self.rack.update(now, n);
         }
+        let rearm_rto = !new_ack && self.lr_sack_rtt(now, d);
         if self.sb.reneged() {
             // RFC 2018 §8: the receiver discarded SACKed data: retransmit it as unSACKed.
             stats.sack_reneged += 1;
@@ -204,7 +205,28 @@ impl Connection {
             .max(0) as u32;
             self.lr_set_rec_cwnd(delivered, !was);
         }
-        self.lr_arm_timer(now, new_ack);
+        self.lr_arm_timer(now, new_ack, rearm_rto);
+    }
+
+    /// An ACK that SACKs but does not advance SND.UNA: an RTT sample from the earliest-sent
+    /// never-retransmitted segment it SACKed (RFC 6298 §3: any unambiguous measurement; one of
+    /// ⌈FlightSize/(2·SMSS)⌉ per round trip, RFC 7323 App. G), as Linux does in recovery
+    /// (`tcp_ack_update_rtt` with `sack_rtt_us`). Without it SRTT freezes at the start of a
+    /// recovery while the queue, and the retransmission's RTT, keep growing: the RTO then
+    /// fired before the first retransmission could be acknowledged. True if the RTO should
+    /// restart: the segment was sent before the first outstanding one was last (re)sent, so
+    /// the path still delivers what was sent before it (Linux `tcp_clean_rtx_queue`).
+    fn lr_sack_rtt(&mut self, now: Instant, d: Delivery) -> bool {
+        let Some(sent) = d.sack_rtt_from else {
+            return false;
+        };
+        let r = now - sent;
+        let flight = self.snd_max.since(self.snd_una);
+        let smss = self.smss.max(1);
+        self.rtt
+            .sample_one_of(r, u64::from(flight.div_ceil(2 * smss)));
+        self.rack.note_rtt(r);
+        self.sb.segments().next().is_some_and(|h| sent < h.xmit_ts)
     }
 
     /// Mark losses by RACK (RFC 8985 §6.2 step 5) or DupThresh (RFC 6675 §4 IsLost).
@@ -326,7 +348,8 @@ impl Connection {
     }
 
     /// Arm the shared timer: RACK reorder timer, else PTO (RFC 8985 §7.2), else RTO.
-    pub(crate) fn lr_arm_timer(&mut self, now: Instant, restart: bool) {
+    /// `restart` restarts a PTO, `rearm_rto` an RTO.
+    pub(crate) fn lr_arm_timer(&mut self, now: Instant, restart: bool, rearm_rto: bool) {
         if !self.sack_ok || self.snd_una == self.snd_max || self.snd_wnd == 0 {
             return;
         }
@@ -340,7 +363,10 @@ impl Connection {
                 self.timers.set(Timer::Retransmit, now + pto);
                 self.rtx_kind = RtxKind::Tlp;
             }
-        } else if self.rtx_kind != RtxKind::Rto || !self.timers.is_set(Timer::Retransmit) {
+        } else if rearm_rto
+            || self.rtx_kind != RtxKind::Rto
+            || !self.timers.is_set(Timer::Retransmit)
+        {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
             self.rtx_kind = RtxKind::Rto;
         }
@@ -399,7 +425,7 @@ impl Connection {
                 }
                 self.rtx_kind = RtxKind::Rto;
                 self.timers.stop(Timer::Retransmit);
-                self.lr_arm_timer(now, true);
+                self.lr_arm_timer(now, true, false);
                 true
             }
         }
@@ -583,7 +609,7 @@ impl Connection {
         }
         if new_data && self.rtx_kind != RtxKind::Reorder && self.lr_tlp_allowed() {
             // RFC 8985 §7.2: restart the PTO after sending new data.
-            self.lr_arm_timer(now, true);
+            self.lr_arm_timer(now, true, false);
         }
     }
 }

@@ -24,7 +24,7 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
   our-idle --tun NAME --n N [--backlog B]  N idle connections to our stack in this process
   hold     --to ADDR --n N [--from PORT]         (used by our-idle) hold N connections until stdin closes
   report   --results FILE              render docs/benchmarks.md (markdown on stdout)
-  engine   --mb N [--mtu M] [--offload] bulk transfer between two in-memory stacks (callgrind)
+  engine   --mb N [--mtu M] [--offload] [--ack-every K] bulk transfer between two in-memory stacks (callgrind)
   engine-crr --n N [--msl-ms M] [--step-us U]   connect + 1-byte echo + close, N times, between
                                        two in-memory stacks (server: inline echo; callgrind)";
 
@@ -96,6 +96,7 @@ fn run(args: &[String]) -> io::Result<String> {
             let mb: u64 = need(args, "--mb")?;
             let offload = args.iter().any(|a| a == "--offload");
             let mut p = engine::Pair::with_offload(opt(args, "--mtu", 1500)?, offload);
+            p.ack_every = opt(args, "--ack-every", 0)?;
             p.transfer_untimed(mb << 20);
             Ok(format!("segments={} bytes={}", p.segments, p.bytes))
         }
