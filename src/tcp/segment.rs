@@ -140,6 +140,18 @@ impl<'a> Segment<'a> {
 /// RFC 9293 §3.2: kind 0 = end, 1 = no-op, others kind-length-data. A length < 2 or running past
 /// the header is malformed; known options with the wrong length are malformed too.
 fn parse_options(mut b: &[u8]) -> Result<TcpOptions, ParseError> {
+    // RFC 7323 App. A: NOP, NOP, timestamps is what nearly every segment of a connection with
+    // timestamps carries (and all we send without SACK blocks): read it at once.
+    if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *b {
+        let ts = (
+            u32::from_be_bytes([v0, v1, v2, v3]),
+            u32::from_be_bytes([e0, e1, e2, e3]),
+        );
+        return Ok(TcpOptions {
+            timestamps: Some(ts),
+            ..TcpOptions::default()
+        });
+    }
     let mut o = TcpOptions::default();
     let bad = ParseError::BadOption;
     while let Some(&kind) = b.first() {
@@ -342,6 +354,22 @@ mod tests {
         assert_eq!(
             Segment::parse_checked(a, b, &bytes).unwrap_err(),
             ParseError::BadChecksum
+        );
+    }
+
+    #[test]
+    fn timestamps_read_alike_in_any_layout() {
+        // The NOP, NOP, TS fast path and the general walk (TS first, then NOPs) agree.
+        let ts = [8, 10, 0, 0, 1, 2, 0xff, 0, 0, 3];
+        let usual = [&[1, 1][..], &ts].concat();
+        let other = [&ts[..], &[1, 1]].concat();
+        let (a, b) = (parse_options(&usual), parse_options(&other));
+        assert_eq!(a, b);
+        assert_eq!(a.unwrap().timestamps, Some((258, 0xff00_0003)));
+        // A wrong timestamp length is still malformed.
+        assert_eq!(
+            parse_options(&[1, 1, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Err(ParseError::BadOption)
         );
     }
 

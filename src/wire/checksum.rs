@@ -25,12 +25,22 @@ pub fn accumulate(sum: u32, data: &[u8]) -> u32 {
     for w in words {
         acc = add_end_around(acc, u64::from_ne_bytes(*w));
     }
-    // The last 0–7 bytes start at an even offset: zero padding keeps each byte in its place.
-    let mut last = [0u8; 8];
-    if let Some(dst) = last.get_mut(..tail.len()) {
-        dst.copy_from_slice(tail);
+    // The last 0–7 bytes: a shift by a multiple of 16 bits does not change a one's-complement
+    // sum (2^16 ≡ 1 mod 2^16 − 1), so each piece may be added as a narrower word; a lone last
+    // byte is its word's first byte, padded with zero.
+    let (w4, rest) = tail.as_chunks::<4>();
+    let (w2, last) = rest.as_chunks::<2>();
+    let mut t = 0u64;
+    for w in w4 {
+        t += u64::from(u32::from_ne_bytes(*w));
     }
-    acc = add_end_around(acc, u64::from_ne_bytes(last));
+    for w in w2 {
+        t += u64::from(u16::from_ne_bytes(*w));
+    }
+    if let [b] = last {
+        t += u64::from(u16::from_ne_bytes([*b, 0]));
+    }
+    acc = add_end_around(acc, t);
     let native = fold16(u64::from(acc as u32) + (acc >> 32)) as u16;
     let ours = u16::from_be_bytes(native.to_ne_bytes());
     fold16(u64::from(sum) + u64::from(ours)) as u32
