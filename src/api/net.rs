@@ -72,6 +72,23 @@ impl Net {
         rx.recv().map_err(|_| stopped())
     }
 
+    /// Run `f` on the driver thread with its inline services (`services::inline`), e.g. to
+    /// start an in-driver client; returns its result.
+    pub fn run_inline<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut crate::stack::Stack, &mut crate::services::inline::Inline, Instant) -> T
+        + Send
+        + 'static,
+    ) -> io::Result<T> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let f: InlineFn = Box::new(move |stack, inline, now| {
+            let _ = tx.send(f(stack, inline, now));
+        });
+        self.tx.send(Cmd::Inline(f)).map_err(|_| stopped())?;
+        self.waker.wake();
+        rx.recv().map_err(|_| stopped())
+    }
+
     /// Serve `svc` on `local` inside the driver thread (`services::inline`).
     pub(crate) fn serve_inline(
         &self,

@@ -10,7 +10,9 @@
 //! Read next: `tests` at the bottom.
 
 use std::net::SocketAddrV4;
+use std::sync::Arc;
 
+use super::inline_client::{CrrClient, CrrCounts};
 use super::{MAX_CONNECTIONS, Service, chargen_line};
 use crate::socket::{SocketError, SocketEvent, TcpHandle};
 use crate::stack::Stack;
@@ -57,6 +59,8 @@ pub struct Inline {
     /// Whole RFC 864 cycles, about 63 KiB (as the threaded chargen's block).
     chargen: Vec<u8>,
     cycle: usize,
+    /// Connection-rate clients (`inline_client.rs`).
+    clients: Vec<CrrClient>,
 }
 
 impl Default for Inline {
@@ -70,6 +74,7 @@ impl Default for Inline {
             scratch: Vec::new(),
             chargen: cycle_block.repeat(9),
             cycle,
+            clients: Vec::new(),
         }
     }
 }
@@ -116,7 +121,22 @@ impl Inline {
             self.step(stack, now, h);
             return true;
         }
-        false
+        self.clients.iter_mut().any(|c| c.on_event(stack, now, h))
+    }
+
+    /// Start a connection-rate client (`inline_client.rs`): `parallel` connections at a time
+    /// to `remote` until `until`.
+    pub fn start_crr(
+        &mut self,
+        stack: &mut Stack,
+        now: Instant,
+        remote: SocketAddrV4,
+        parallel: usize,
+        until: Instant,
+    ) -> Arc<CrrCounts> {
+        let (c, counts) = CrrClient::start(stack, now, remote, parallel, until);
+        self.clients.push(c);
+        counts
     }
 
     /// Accept while the service is under its cap; serve each new connection at once (its data

@@ -11,6 +11,7 @@ mod chargen;
 pub mod dns;
 mod http;
 pub mod inline;
+pub mod inline_client;
 mod limit;
 pub mod sha256;
 

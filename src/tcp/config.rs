@@ -196,6 +196,8 @@ pub struct TcpStats {
     pub drop_malformed: u64,
     pub rst_sent: u64,
     pub connections_opened: u64,
+    /// Active opens that took over the 4-tuple of our own TIME-WAIT (`ports.rs`).
+    pub time_wait_recycled: u64,
     /// Segments outside the receive window (§3.10.7.4 first check).
     pub drop_out_of_window: u64,
     /// Old duplicates rejected by PAWS (RFC 7323 §5).

@@ -15,6 +15,7 @@ pub mod handle_map;
 pub mod isn;
 pub mod listener;
 pub mod pacing;
+mod ports;
 pub mod prr;
 pub mod rack;
 pub mod reassembly;
@@ -55,8 +56,6 @@ pub(crate) enum Socket {
     Conn(Box<Connection>),
 }
 
-/// RFC 6335 §6: the dynamic port range used for ephemeral ports.
-const EPHEMERAL: (u16, u16) = (49152, 65535);
 /// Bound on RSTs queued for segments to nowhere.
 pub(crate) const MAX_QUEUED_RST: usize = 256;
 
@@ -78,8 +77,8 @@ pub struct TcpLayer {
     tuples: tuples::TupleTable,
     listeners: LocalMap<SocketAddrV4, u32>,
     n_conns: usize,
+    /// Connections that may have something to send (each at most once: `Connection::queued`).
     dirty: VecDeque<u32>,
-    dirty_set: LocalSet<u32>,
     heap: BinaryHeap<Reverse<(Instant, u32)>>,
     events: VecDeque<SocketEvent>,
     event_set: LocalSet<u32>,
@@ -88,15 +87,15 @@ pub struct TcpLayer {
     blocked: LocalMap<u32, VecDeque<TcpHandle>>,
     /// Stateless replies: RSTs to nowhere and SYN-cookie SYN,ACKs.
     rst_queue: VecDeque<(Ipv4Addr, Ipv4Addr, Header)>,
-    next_port: u16,
+    /// RFC 6056 §3.3.3 `next_ephemeral` (`ports.rs`).
+    next_ephemeral: u32,
 }
 
 impl TcpLayer {
     /// `isn_key` keys the RFC 6528 ISN hash; `seed` seeds any other choice (ephemeral ports).
     pub fn new(cfg: TcpConfig, isn_key: [u8; 16], seed: u64) -> Self {
         let mut rng = Rng::new(seed);
-        let span = u64::from(EPHEMERAL.1 - EPHEMERAL.0) + 1;
-        let next_port = EPHEMERAL.0 + rng.below(span) as u16;
+        let next_ephemeral = rng.below(ports::EPHEMERAL_SPAN) as u32;
         TcpLayer {
             cfg,
             stats: TcpStats::default(),
@@ -111,13 +110,12 @@ impl TcpLayer {
             listeners: LocalMap::default(),
             n_conns: 0,
             dirty: VecDeque::new(),
-            dirty_set: LocalSet::default(),
             heap: BinaryHeap::new(),
             events: VecDeque::new(),
             event_set: LocalSet::default(),
             blocked: LocalMap::default(),
             rst_queue: VecDeque::new(),
-            next_port,
+            next_ephemeral,
         }
     }
 
@@ -398,9 +396,11 @@ impl TcpLayer {
             }
         }
         while let Some(&h) = self.dirty.front() {
-            if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
-                && let Some(n) = c.poll_transmit(now, buf, &mut self.stats)
-            {
+            let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) else {
+                self.dirty.pop_front(); // released meanwhile
+                continue;
+            };
+            if let Some(n) = c.poll_transmit(now, buf, &mut self.stats) {
                 self.stats.segments_out += 1;
                 self.last_ect = c.transmit_ect();
                 self.last_gso = c.transmit_gso();
@@ -409,12 +409,12 @@ impl TcpLayer {
                 if c.is_closed() && c.orphan && !c.poll_pending() {
                     self.remove(h); // its last segment (a RST) is out
                 } else {
-                    self.schedule(h);
+                    file_deadline(&mut self.heap, c, h);
                 }
                 return Some((addrs.0, addrs.1, n));
             }
+            c.queued = false;
             self.dirty.pop_front();
-            self.dirty_set.remove(&h);
             self.settle(h, now);
         }
         None
@@ -455,7 +455,10 @@ impl TcpLayer {
     }
 
     fn mark_dirty(&mut self, h: u32) {
-        if self.dirty_set.insert(h) {
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
+            && !c.queued
+        {
+            c.queued = true;
             self.dirty.push_back(h);
         }
     }
@@ -470,12 +473,8 @@ impl TcpLayer {
     /// it is filed, nothing is pushed; that entry, when due, files the real deadline (a
     /// retransmission timer restarted by every ACK costs no heap push, only one pop).
     fn schedule(&mut self, h: u32) {
-        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
-            && let Some(t) = c.next_deadline()
-            && c.scheduled.is_none_or(|s| t < s)
-        {
-            c.scheduled = Some(t);
-            self.heap.push(Reverse((t, h)));
+        if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
+            file_deadline(&mut self.heap, c, h);
         }
     }
 
@@ -486,62 +485,65 @@ impl TcpLayer {
             return;
         };
         c.update_timers(now);
-        let notify = std::mem::take(&mut c.notify);
-        let state = c.state;
-        let (local, remote) = (c.local, c.remote);
-        let mut owner = c.listener;
-        if let Some(lh) = owner
-            && state != State::SynReceived
-        {
-            // The handshake ended: into the accept queue, or gone.
-            c.listener = None;
-            owner = None;
-            let established = state.is_synchronized();
-            if !established {
-                c.orphan = true;
-            }
-            match self.sockets.get_mut(&lh.0) {
-                Some(Socket::Listener(l)) => {
-                    l.syn_queue = l.syn_queue.saturating_sub(1);
-                    if established {
-                        l.accept_queue.push_back(TcpHandle(h));
-                        self.push_event(lh.0);
-                    }
-                }
-                _ => {
-                    // The listener was closed meanwhile: nobody will accept this one.
-                    if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
-                        c.orphan = true;
-                        c.abort("listener closed");
-                    }
-                }
-            }
+        if c.listener.is_some() && c.state != State::SynReceived {
+            self.end_handshake(h);
         }
+        // One lookup on the common path (no listener, not closed).
         let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) else {
             return;
         };
-        let orphan = c.orphan;
-        let closed = c.is_closed();
-        if notify && !orphan && owner.is_none() {
-            self.push_event(h);
+        if std::mem::take(&mut c.notify)
+            && !c.orphan
+            && c.listener.is_none()
+            && self.event_set.insert(h)
+        {
+            self.events.push_back(SocketEvent::Tcp(TcpHandle(h)));
         }
-        if closed {
-            if self.tuples.get(&(local, remote)) == Some(h) {
-                self.tuples.remove(&(local, remote));
-            }
-            if orphan {
-                // Keep it until its last RST is out.
-                if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h)
-                    && c.poll_pending()
-                {
-                    self.mark_dirty(h);
-                } else {
-                    self.remove(h);
+        if !c.is_closed() {
+            file_deadline(&mut self.heap, c, h);
+            return;
+        }
+        let (local, remote, orphan, pending) = (c.local, c.remote, c.orphan, c.poll_pending());
+        if self.tuples.get(&(local, remote)) == Some(h) {
+            self.tuples.remove(&(local, remote));
+        }
+        if !orphan {
+            self.schedule(h);
+        } else if pending {
+            self.mark_dirty(h); // keep it until its last RST is out
+        } else {
+            self.remove(h);
+        }
+    }
+
+    /// Connection `h` of a listener left SYN-RECEIVED: into the accept queue, or gone.
+    fn end_handshake(&mut self, h: u32) {
+        let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) else {
+            return;
+        };
+        let Some(lh) = c.listener.take() else {
+            return;
+        };
+        let established = c.state.is_synchronized();
+        if !established {
+            c.orphan = true;
+        }
+        match self.sockets.get_mut(&lh.0) {
+            Some(Socket::Listener(l)) => {
+                l.syn_queue = l.syn_queue.saturating_sub(1);
+                if established {
+                    l.accept_queue.push_back(TcpHandle(h));
+                    self.push_event(lh.0);
                 }
-                return;
+            }
+            _ => {
+                // The listener was closed meanwhile: nobody will accept this one.
+                if let Some(Socket::Conn(c)) = self.sockets.get_mut(&h) {
+                    c.orphan = true;
+                    c.abort("listener closed");
+                }
             }
         }
-        self.schedule(h);
     }
 
     fn remove(&mut self, h: u32) {
@@ -587,17 +589,14 @@ impl TcpLayer {
         self.mark_dirty(h.0);
         Ok(r)
     }
+}
 
-    fn ephemeral_port(&mut self, ip: Ipv4Addr, remote: SocketAddrV4) -> Option<u16> {
-        let span = u32::from(EPHEMERAL.1 - EPHEMERAL.0) + 1;
-        for _ in 0..span {
-            let p = self.next_port;
-            self.next_port = if p >= EPHEMERAL.1 { EPHEMERAL.0 } else { p + 1 };
-            let local = SocketAddrV4::new(ip, p);
-            if !self.tuples.contains_key(&(local, remote)) && self.find_listener(local).is_none() {
-                return Some(p);
-            }
-        }
-        None
+/// `TcpLayer::schedule` for a connection at hand.
+fn file_deadline(heap: &mut BinaryHeap<Reverse<(Instant, u32)>>, c: &mut Connection, h: u32) {
+    if let Some(t) = c.next_deadline()
+        && c.scheduled.is_none_or(|s| t < s)
+    {
+        c.scheduled = Some(t);
+        heap.push(Reverse((t, h)));
     }
 }

@@ -53,17 +53,19 @@ impl TcpLayer {
             self.stats.connection_limit += 1;
             return Err(SocketError::NoBufferSpace);
         }
-        let port = match local.port() {
+        let (port, recycle) = match local.port() {
             0 => self
-                .ephemeral_port(*local.ip(), remote)
+                .ephemeral_port(now, *local.ip(), remote)
                 .ok_or(SocketError::AddrInUse)?,
-            p => p,
+            p => (p, None),
         };
         let local = SocketAddrV4::new(*local.ip(), port);
-        if self.tuples.contains_key(&(local, remote)) {
-            return Err(SocketError::AddrInUse);
+        // Free, or our TIME-WAIT's to recycle (`ports.rs`).
+        let old_nxt = self.claim_tuple(now, local, remote, recycle)?;
+        let mut iss = self.isn.isn(now, local, remote);
+        if let Some(old) = old_nxt {
+            iss = super::ports::iss_after(iss, old);
         }
-        let iss = self.isn.isn(now, local, remote);
         let ts = self.isn.ts_offset(local, remote);
         let c = Connection::new_active(&self.cfg, local, remote, iss, ts, self.our_mss);
         let h = self.insert(Socket::Conn(Box::new(c)));

@@ -151,7 +151,8 @@ veth_up() { # mtu [nooffload]
         in_ns "$NSA" ethtool -K tsbva tso off gso off gro off >/dev/null 2>&1 || true
         in_ns "$NSB" ethtool -K tsbvb tso off gso off gro off >/dev/null 2>&1 || true
     fi
-    for m in discard:9 chargen:19 echo:7; do
+    # echo-ev (one thread, epoll) is the echo of the connection-rate runs (port 7007).
+    for m in discard:9 chargen:19 echo:7 echo-ev:7007; do
         ip netns exec "$NSB" "$TB" serve --listen "0.0.0.0:${m#*:}" --mode "${m%:*}" 2>/dev/null &
         PIDS+=("$!")
     done
@@ -271,27 +272,38 @@ if want crr; then
     echo "bench: connection rate, our client" >&2
     ip netns add "$NSC"
     in_ns "$NSC" ip link set lo up
-    ip netns exec "$NSC" "$TB" serve --listen 0.0.0.0:7000 --mode echo 2>/dev/null &
+    # The kernel's echo for our client: one thread on epoll (`echo` starts a thread per
+    # connection, which limits any client; the Linux column below uses the same server).
+    ip netns exec "$NSC" "$TB" serve --listen 0.0.0.0:7000 --mode echo-ev 2>/dev/null &
     PIDS+=("$!")
+    sleep 0.2
     for _ in $(seq "$RUNS"); do
-        for t in 1 "$CRR_T"; do
-            out=$(in_ns "$NSC" "$TB" our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs "$SECS" --threads "$t" 2>&1)
-            [ -n "$(field "$out" per_sec)" ] || meta note "our-crr: $out"
-            val "crr.ours.out$([ "$t" = 1 ] || echo .n)" "$(field "$out" per_sec)"
-            for _ in $(seq 50); do in_ns "$NSC" ip link show tsbo0 >/dev/null 2>&1 || break; sleep 0.05; done
+        # Our client two ways: application threads over the blocking api (each call crosses
+        # to the driver thread and back), and the event-driven client inside the driver.
+        for mode in api inline; do
+            for t in 1 "$CRR_T"; do
+                flag=()
+                [ "$mode" = inline ] && flag=(--inline)
+                out=$(in_ns "$NSC" "$TB" our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs "$SECS" --threads "$t" "${flag[@]}" 2>&1)
+                [ -n "$(field "$out" per_sec)" ] || meta note "our-crr: $out"
+                key=crr.ours.out
+                [ "$mode" = inline ] && key=crr.ours.outi
+                val "$key$([ "$t" = 1 ] || echo .n)" "$(field "$out" per_sec)"
+                for _ in $(seq 50); do in_ns "$NSC" ip link show tsbo0 >/dev/null 2>&1 || break; sleep 0.05; done
+            done
         done
     done
     ns_kill "$NSC"
     ip netns del "$NSC"
     veth_up 1500
     for _ in $(seq "$RUNS"); do
-        val crr.linux.in "$(field "$(in_ns "$NSA" "$TB" crr --to 198.18.1.2:7 --secs "$SECS" --threads 1)" per_sec)"
-        val crr.linux.in.n "$(field "$(in_ns "$NSA" "$TB" crr --to 198.18.1.2:7 --secs "$SECS" --threads "$CRR_T")" per_sec)"
+        val crr.linux.in "$(field "$(in_ns "$NSA" "$TB" crr --to 198.18.1.2:7007 --secs "$SECS" --threads 1)" per_sec)"
+        val crr.linux.in.n "$(field "$(in_ns "$NSA" "$TB" crr --to 198.18.1.2:7007 --secs "$SECS" --threads "$CRR_T")" per_sec)"
     done
     veth_down
     meta cmd "ip netns exec $NS tsbench crr --to 198.18.0.2:7 --secs $SECS --threads 1|$CRR_T   # kernel clients, each one connection at a time"
-    meta cmd "ip netns exec $NSC tsbench our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs $SECS --threads 1|$CRR_T   # our client → tsbench serve --mode echo"
-    meta cmd "ip netns exec A tsbench crr --to 198.18.1.2:7 --secs $SECS --threads 1|$CRR_T   # Linux ↔ Linux over veth"
+    meta cmd "ip netns exec $NSC tsbench our-crr --tun tsbo0 --to 198.18.0.1:7000 --secs $SECS --threads 1|$CRR_T [--inline]   # our client (api threads, or in the driver thread) → tsbench serve --mode echo-ev"
+    meta cmd "ip netns exec A tsbench crr --to 198.18.1.2:7007 --secs $SECS --threads 1|$CRR_T   # Linux ↔ Linux over veth, → tsbench serve --mode echo-ev"
 fi
 
 # ---------- 5. idle connections ----------

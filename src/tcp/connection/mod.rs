@@ -200,6 +200,8 @@ pub struct Connection {
     pub notify: bool,
     /// Deadline this connection is filed under in the layer's timer heap.
     pub scheduled: Option<Instant>,
+    /// In the layer's queue of connections that may have something to send.
+    pub queued: bool,
 
     pub bytes_sent: u64,
     pub bytes_received: u64,
@@ -327,6 +329,7 @@ impl Connection {
             passive: false,
             notify: false,
             scheduled: None,
+            queued: false,
             bytes_sent: 0,
             bytes_received: 0,
             retransmits: 0,

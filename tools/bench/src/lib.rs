@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod engine_crr;
+pub mod evserve;
 pub mod load;
 pub mod ours;
 pub mod report;

@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use tunstack_bench::{engine, engine_crr, load, ours, report, tunloop};
+use tunstack_bench::{engine, engine_crr, evserve, load, ours, report, tunloop};
 
 const USAGE: &str = "usage: tsbench <command> [--flag value]...
   send     --to ADDR --secs S          kernel client writes zeros (to a discard server)
@@ -14,10 +14,13 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
   crr      --to ADDR --secs S [--threads T]   connect + 1-byte request/answer + close per second
                                        (T clients, each one connection at a time; default 1)
   idle     --to ADDR --n N [--pid P] [--hold S]   N idle connections to an echo server
-  serve    --listen ADDR --mode discard|chargen|echo   kernel-side server
+  serve    --listen ADDR --mode discard|chargen|echo|echo-ev   kernel-side server (echo-ev:
+                                       one thread, epoll; the others: a thread per connection)
   tun-read --tun NAME --secs S [--mtu M]    bare TUN read loop (kernel UDP flood)
   tun-write --tun NAME --secs S [--mtu M]   bare TUN write loop
-  our-crr  --tun NAME --to ADDR --secs S [--threads T]  connection rate, our stack as client
+  our-crr  --tun NAME --to ADDR --secs S [--threads T] [--inline]  connection rate, our stack
+                                       as client (T threads over the api; --inline: T connections
+                                       at a time from a client in the driver thread)
   our-idle --tun NAME --n N [--backlog B]  N idle connections to our stack in this process
   hold     --to ADDR --n N [--from PORT]         (used by our-idle) hold N connections until stdin closes
   report   --results FILE              render docs/benchmarks.md (markdown on stdout)
@@ -61,7 +64,10 @@ fn run(args: &[String]) -> io::Result<String> {
             flag(args, "--pid").and_then(|p| p.parse().ok()),
             opt(args, "--hold", 0.0)?,
         ),
-        "serve" => load::serve(need(args, "--listen")?, &need::<String>(args, "--mode")?),
+        "serve" => match need::<String>(args, "--mode")?.as_str() {
+            "echo-ev" => evserve::echo(need(args, "--listen")?),
+            m => load::serve(need(args, "--listen")?, m),
+        },
         "tun-read" => tunloop::read_loop(
             &need::<String>(args, "--tun")?,
             opt(args, "--mtu", 1500)?,
@@ -77,6 +83,7 @@ fn run(args: &[String]) -> io::Result<String> {
             to()?,
             need(args, "--secs")?,
             opt(args, "--threads", 2)?,
+            args.iter().any(|a| a == "--inline"),
         ),
         "our-idle" => ours::idle(
             &need::<String>(args, "--tun")?,

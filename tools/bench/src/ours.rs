@@ -37,7 +37,15 @@ fn config() -> StackConfig {
     }
 }
 
-pub fn crr(tun: &str, to: SocketAddr, secs: f64, threads: usize) -> io::Result<String> {
+/// `inline`: the client runs inside the driver thread (`services::inline_client`), `threads`
+/// connections at a time, instead of `threads` application threads over the blocking `api`.
+pub fn crr(
+    tun: &str,
+    to: SocketAddr,
+    secs: f64,
+    threads: usize,
+    inline: bool,
+) -> io::Result<String> {
     let mut stack = config();
     // We close first, so our side holds TIME-WAIT: a short MSL recycles the ephemeral ports
     // (the same shortcut a lab takes with --msl).
@@ -50,6 +58,25 @@ pub fn crr(tun: &str, to: SocketAddr, secs: f64, threads: usize) -> io::Result<S
         if t_wait.elapsed() > Duration::from_secs(5) {
             return Err(io::Error::other("kernel echo server not reachable"));
         }
+    }
+    if inline {
+        let SocketAddr::V4(remote) = to else {
+            return Err(io::Error::other("IPv4 only"));
+        };
+        let t0 = Instant::now();
+        let counts = net.run_inline(move |stack, inline, now| {
+            let until = now + tunstack::Duration::from_secs_f64(secs);
+            inline.start_crr(stack, now, remote, threads, until)
+        })?;
+        std::thread::sleep(Duration::from_secs_f64(secs));
+        let el = t0.elapsed().as_secs_f64();
+        let ok = counts.ok.load(std::sync::atomic::Ordering::Relaxed);
+        let failed = counts.failed.load(std::sync::atomic::Ordering::Relaxed);
+        drop(rt);
+        return Ok(format!(
+            "conns={ok} failed={failed} parallel={threads} inline=1 secs={el:.3} per_sec={:.0}",
+            ok as f64 / el
+        ));
     }
     let t0 = Instant::now();
     let end = t0 + Duration::from_secs_f64(secs);

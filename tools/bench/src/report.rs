@@ -214,23 +214,31 @@ pub fn render(path: &str) -> io::Result<String> {
             r.ratio(&k("ours"), &k("linux")),
         );
     }
-    for (label, suffix) in [("1", ""), (n.as_str(), ".n")] {
-        let _ = writeln!(
-            w,
-            "| stack client → kernel echo | {label} | {} | | {} | | {} |",
-            r.cell(&format!("crr.ours.out{suffix}"), 0),
-            r.cell(&format!("crr.linux.in{suffix}"), 0),
-            r.ratio(
-                &format!("crr.ours.out{suffix}"),
-                &format!("crr.linux.in{suffix}")
-            ),
-        );
+    for (who, key) in [
+        ("stack client (api threads) → kernel echo", "crr.ours.out"),
+        (
+            "stack client (in the driver thread) → kernel echo",
+            "crr.ours.outi",
+        ),
+    ] {
+        for (label, suffix) in [("1", ""), (n.as_str(), ".n")] {
+            let _ = writeln!(
+                w,
+                "| {who} | {label} | {} | | {} | | {} |",
+                r.cell(&format!("{key}{suffix}"), 0),
+                r.cell(&format!("crr.linux.in{suffix}"), 0),
+                r.ratio(&format!("{key}{suffix}"), &format!("crr.linux.in{suffix}")),
+            );
+        }
     }
     let _ = writeln!(
         w,
         "\nEach client opens one connection at a time; \"clients\" run at once (threads of \
-         `tsbench crr`, or of `tsbench our-crr` for our client). The Linux column is a kernel \
-         client and a kernel echo server over veth with as many clients, in both rows."
+         `tsbench crr`; for our client, threads over the blocking `api`, or connections at once \
+         of the event-driven client inside the driver thread, `our-crr --inline`). The kernel \
+         echo server of the last rows and of the Linux column is `tsbench serve --mode \
+         echo-ev` (one thread, epoll); the Linux column is a kernel client and that server \
+         over veth with as many clients."
     );
 
     let _ = writeln!(w, "\n## 5. Idle established connections to our stack\n");
