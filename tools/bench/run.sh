@@ -86,7 +86,7 @@ meta machine "rustc: $(rustc --version 2>/dev/null || echo unknown); build: carg
 meta machine "Shared machine: other jobs may run at the same time; min–max shows the spread"
 meta setting "BENCH_SECS=$SECS s per bulk/rate run, BENCH_RUNS=$RUNS runs per figure (the issue's 10 s runs and 100k rounds are shortened so the suite fits in about 10 minutes)"
 meta setting "ping-pong: $RR rounds per run after 100 warm-up rounds; ICMP: 200 echoes at 2 ms intervals per run"
-meta setting "tunstack up --serve echo,discard,chargen --seed 1, ours with --msl 1s (a short TIME-WAIT for the connection-rate runs; smoltcp has no such flag) and --offload off, except the *with TUN offloads* rows (--offload on)"
+meta setting "tunstack up --serve echo,discard,chargen --seed 1, ours with --msl 1s (a short TIME-WAIT for the connection-rate runs; smoltcp has no such flag), --tcp-buffer 1mb (the 1 MiB send and receive buffers smoltcp's sockets have here) and --offload off, except the *with TUN offloads* rows (--offload on)"
 
 SMOL=no
 if "$TS" up --help 2>/dev/null | grep -q -- '--stack'; then SMOL=yes; fi
@@ -101,9 +101,10 @@ in_ns "$NS" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.ipv4.tcp_tw
 
 OURPID=
 start_stack() { # stack mtu
-    local extra=(--msl 1s --offload off)
+    # Ours with the 1 MiB buffers smoltcp's socket has here (src/reference/smol.rs): like for like.
+    local extra=(--msl 1s --tcp-buffer 1mb --offload off)
     [ "$1" = smoltcp ] && extra=(--stack smoltcp)
-    [ "$1" = ours-tso ] && extra=(--msl 1s --offload on)
+    [ "$1" = ours-tso ] && extra=(--msl 1s --tcp-buffer 1mb --offload on)
     ip netns exec "$NS" "$TS" up --tun tsb0 --mtu "$2" --serve echo,discard,chargen --seed 1 \
         "${extra[@]}" >/dev/null 2>>/tmp/ts-bench-stack.log &
     OURPID=$!
@@ -202,7 +203,7 @@ if want bulk; then
         done
         veth_down
     fi
-    meta cmd "ip netns exec $NS tunstack up --tun tsb0 --mtu MTU --serve echo,discard,chargen --seed 1 --msl 1s --offload off   # ours (one packet per syscall)"
+    meta cmd "ip netns exec $NS tunstack up --tun tsb0 --mtu MTU --serve echo,discard,chargen --seed 1 --msl 1s --tcp-buffer 1mb --offload off   # ours (one packet per syscall)"
     meta cmd "ip netns exec $NS tunstack up ... --offload on   # ours with TUN offloads (IFF_VNET_HDR + TSO4 both ways), MTU 1500 and 9000"
     meta cmd "ip netns exec $NS tunstack up --tun tsb0 --mtu MTU --serve echo,discard,chargen --seed 1 --stack smoltcp"
     meta cmd "ip netns exec $NS tsbench send --to 198.18.0.2:9 --secs $SECS    # kernel → stack discard"
