@@ -8,7 +8,7 @@ use harness::*;
 use tunstack::tcp::TcpConfig;
 use tunstack::tcp::congestion;
 use tunstack::tcp::seq::SeqNum;
-use tunstack::time::Instant;
+use tunstack::time::{Duration, Instant};
 
 const MSS: u32 = 1460;
 const T0: Instant = Instant::ZERO;
@@ -106,6 +106,40 @@ fn connection_fast_retransmit_and_partial_ack_in_action() {
     t.peer_sends(seg().seq(IRS + 1).ack(s(6))); // everything
     assert_eq!(t.conn().snd_una.0, s(6));
     assert!(t.tcp.info(t.handle()).unwrap().cwnd <= ssthresh);
+}
+
+#[test]
+fn only_the_first_partial_ack_restarts_the_retransmission_timer() {
+    // RFC 6582 §3.2 step 5 ("Impatient", §4): segments 0, 2 and 4 of 8 lost, no SACK. The first
+    // partial ACK restarts the timer; the second does not, so the RTO comes one RTO after the
+    // first partial ACK and its slow start repairs the rest, instead of one hole per round trip.
+    let mut t = Scenario::established();
+    t.app_write(&vec![1u8; 8 * 1460]);
+    assert_eq!(t.drain().len(), 8);
+    let s = |n: u32| ISS + 1 + n * 1460;
+    for _ in 0..3 {
+        t.peer_sends(seg().seq(IRS + 1).ack(s(0)));
+    }
+    t.expect_tx(seg().seq(s(0)).len(1460));
+    t.drain();
+    let rto = t.tcp.info(t.handle()).unwrap().rto;
+    assert!(rto >= Duration::from_millis(400), "rto {rto:?}");
+    t.peer_sends(seg().seq(IRS + 1).ack(s(2))); // first partial ACK: timer restarts
+    t.expect_tx(seg().seq(s(2)).len(1460));
+    t.drain();
+    let first = t.now;
+    t.advance(Duration::from_micros(rto.total_micros() / 2));
+    t.peer_sends(seg().seq(IRS + 1).ack(s(4))); // second partial ACK: the timer stands
+    t.expect_tx(seg().seq(s(4)).len(1460));
+    t.drain();
+    // Just before the deadline set by the first partial ACK: nothing.
+    t.advance(first + rto - t.now - Duration::from_millis(1));
+    t.expect_nothing();
+    assert_eq!(t.tcp.stats().rto_expirations, 0);
+    // At it: the RTO resends SND.UNA (Slow-but-Steady would wait another RTO/2).
+    t.advance_ms(2);
+    t.expect_tx(seg().seq(s(4)).len(1460));
+    assert_eq!(t.tcp.stats().rto_expirations, 1);
 }
 
 #[test]

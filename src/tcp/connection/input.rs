@@ -315,21 +315,27 @@ impl Connection {
         if let Some(r) = sampled {
             self.rack.note_rtt(r);
         }
-        if self.cc.on_ack(now, ack, data_acked, flight) && !self.sack_ok {
+        let partial = self.cc.on_ack(now, ack, data_acked, flight) && !self.sack_ok;
+        if partial {
             // RFC 6582 §3.2 step 3: a partial ACK retransmits the next hole at once (unless
             // SACK-based recovery already resent it: then the next hole it knows of).
             if self.high_rxt.le(self.snd_una) {
                 self.retransmit_first = true;
                 stats.retransmits_fast += 1;
             }
+            self.partial_acks = self.partial_acks.saturating_add(1);
         } else if !self.cc.in_recovery() {
             self.high_rxt = self.snd_una;
+            self.partial_acks = 0;
         }
         self.dupacks = 0;
-        // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, otherwise restart it.
+        // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, otherwise restart it;
+        // but in a NewReno recovery only the first partial ACK restarts it (RFC 6582 §3.2 step
+        // 5, the "Impatient" variant of §4): a window with many holes, repaired one per round
+        // trip, gives way to the timeout and its slow start instead of taking one RTT per hole.
         if self.snd_una == self.snd_max {
             self.timers.stop(Timer::Retransmit);
-        } else {
+        } else if !(partial && self.partial_acks > 1) {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
         }
     }

@@ -114,6 +114,8 @@ pub struct Connection {
     dupacks: u32,
     /// End of the highest range retransmitted (NewReno partial ACKs without SACK).
     high_rxt: SeqNum,
+    /// Partial ACKs seen in the current NewReno recovery without SACK (RFC 6582 §3.2 step 5).
+    partial_acks: u32,
     /// Loss recovery with SACK (`recovery.rs`): every segment in flight (RFC 6675).
     sb: Scoreboard,
     rack: Rack,
@@ -279,6 +281,7 @@ impl Connection {
             cc: congestion::with_options(&cfg.cc, smss, cfg.hystart),
             dupacks: 0,
             high_rxt: iss,
+            partial_acks: 0,
             sb: Scoreboard::default(),
             rack: Rack::default(),
             prr: None,
