@@ -143,6 +143,40 @@ fn only_the_first_partial_ack_restarts_the_retransmission_timer() {
 }
 
 #[test]
+fn duplicate_acks_below_the_timeouts_recover_start_no_fast_retransmit() {
+    // RFC 6582 §3.2 steps 2 and 4, no SACK: a timeout records recover = the highest sequence
+    // sent; duplicate ACKs that do not cover it answer our own go-back-N resends (the receiver
+    // already holds that data) and must not start a fast retransmit, whose ssthresh would come
+    // from the whole old flight. Past recover, three duplicates do start one again.
+    let mut t = Scenario::established();
+    t.app_write(&vec![1u8; 8 * 1460]);
+    assert_eq!(t.drain().len(), 8);
+    let s = |n: u32| ISS + 1 + n * 1460;
+    let rto = t.tcp.info(t.handle()).unwrap().rto;
+    t.advance(rto);
+    t.expect_tx(seg().seq(s(0)).len(1460)); // the timeout's go-back-N resend
+    t.drain();
+    assert_eq!(t.tcp.stats().rto_expirations, 1);
+    t.peer_sends(seg().seq(IRS + 1).ack(s(1))); // s1..s7 were held back by the loss of s0...
+    t.drain();
+    for _ in 0..3 {
+        t.peer_sends(seg().seq(IRS + 1).ack(s(1))); // ...and our resends of them are duplicates
+    }
+    t.expect_nothing();
+    assert_eq!(t.tcp.stats().retransmits_fast, 0);
+    // Everything up to recover acknowledged; new data and a new loss recover as usual.
+    t.peer_sends(seg().seq(IRS + 1).ack(s(8)));
+    t.drain();
+    t.app_write(&vec![2u8; 8 * 1460]);
+    t.drain();
+    for _ in 0..3 {
+        t.peer_sends(seg().seq(IRS + 1).ack(s(8)));
+    }
+    t.expect_tx(seg().seq(s(8)).len(1460));
+    assert_eq!(t.tcp.stats().retransmits_fast, 1);
+}
+
+#[test]
 fn cc_none_sends_the_whole_receive_window() {
     // With "none" only the peer's window limits the first flight (no RFC 6928 IW).
     let cfg = TcpConfig {

@@ -328,6 +328,9 @@ impl Connection {
             self.high_rxt = self.snd_una;
             self.partial_acks = 0;
         }
+        if self.nr_recover.is_some_and(|r| self.snd_una.ge(r)) {
+            self.nr_recover = None;
+        }
         self.dupacks = 0;
         // RFC 6298 §5.2-5.3: stop the timer when all is acknowledged, otherwise restart it;
         // but in a NewReno recovery only the first partial ACK restarts it (RFC 6582 §3.2 step
@@ -347,6 +350,11 @@ impl Connection {
             return; // SACK-based recovery decides (recovery.rs)
         }
         let flight = self.snd_max.since(self.snd_una);
+        // RFC 6582 §3.2 step 2: after a timeout, only an ACK beyond its `recover` may start a
+        // fast retransmit; below it the duplicates answer our own go-back-N resends.
+        if self.nr_recover.is_some_and(|r| self.snd_una.lt(r)) {
+            return;
+        }
         if self.dupacks == 3 {
             if self.cc.on_fast_retransmit(now, flight, self.snd_max) {
                 self.retransmit_first = true;

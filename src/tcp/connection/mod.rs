@@ -116,6 +116,9 @@ pub struct Connection {
     high_rxt: SeqNum,
     /// Partial ACKs seen in the current NewReno recovery without SACK (RFC 6582 §3.2 step 5).
     partial_acks: u32,
+    /// SND.MAX at a retransmission timeout without SACK (RFC 6582 `recover` + 1): duplicate ACKs below it come from the
+    /// go-back-N resends and start no fast retransmit (RFC 6582 §3.2 steps 2 and 4).
+    nr_recover: Option<SeqNum>,
     /// Loss recovery with SACK (`recovery.rs`): every segment in flight (RFC 6675).
     sb: Scoreboard,
     rack: Rack,
@@ -282,6 +285,7 @@ impl Connection {
             dupacks: 0,
             high_rxt: iss,
             partial_acks: 0,
+            nr_recover: None,
             sb: Scoreboard::default(),
             rack: Rack::default(),
             prr: None,

@@ -87,6 +87,8 @@ impl Connection {
                     self.retransmit_first = true;
                 } else {
                     self.lr_note_rto(now, in_fast);
+                    // RFC 6582 §3.2 step 4: recover = the highest sequence number sent.
+                    self.nr_recover = Some(self.snd_max);
                     self.snd_nxt = self.snd_una;
                 }
                 self.pace_reset();
