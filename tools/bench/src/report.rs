@@ -95,7 +95,7 @@ pub fn render(path: &str) -> io::Result<String> {
          stack's chargen (TCP 19). Linux: the same client against a kernel server in a second \
          namespace over a veth pair at the same MTU (offloads on, the veth default). *ours*: \
          `tunstack up --offload off`, one packet per read or write; *ours with TUN offloads*: \
-         `--offload on` (the default), TCP super-segments of up to 64 KiB both ways.\n"
+         `--offload on` (off by default), TCP super-segments of up to 64 KiB both ways.\n"
     );
     let _ = writeln!(
         w,
