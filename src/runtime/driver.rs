@@ -1,5 +1,7 @@
 //! The driver loop: ppoll on {link, eventfd} until the next deadline, then feed packets in,
-//! run API commands, fire timers, complete blocked calls, and flush packets out.
+//! run API commands, fire timers, complete blocked calls, and flush packets out. The first
+//! packet of a wake-up gets a whole turn of its own, so its answer (an echo reply, an ACK,
+//! a service's response) is written before the link is read again.
 
 use std::io;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ const CMD_BATCH: usize = 1024;
 const RETRY_ALL_BELOW: usize = 64;
 /// Buffered capture data reaches the file at most this long after the packet.
 const CAPTURE_FLUSH_EVERY: Duration = Duration::from_secs(1);
-/// How long the driver polls without sleeping after a busy turn (see `sleep`). Off by default:
+/// How long the driver polls without sleeping after a busy turn (`poll::wait`). Off by default:
 /// the runtime blocks in ppoll and never busy-waits unless asked to. `TUNSTACK_SPIN_US=50` turns
 /// it on for latency experiments (docs/benchmarks.md: 1-byte request/response p50 65.6 → 30.7 µs).
 const SPIN_US: u64 = 0;
@@ -79,6 +81,8 @@ pub(crate) struct Driver {
     /// API commands run so far (with packets read: did the last turn do anything?).
     commands_taken: u64,
     spin: std::time::Duration,
+    /// The last poll saw the eventfd readable (or could not tell): drain it this turn.
+    waker_ready: bool,
     buf: Vec<u8>,
     shutdown: bool,
     /// The connections live when shutdown began (before they were aborted), for the report.
@@ -139,12 +143,8 @@ impl Driver {
             clock: Clock::new(),
             link_stats: LinkStats::default(),
             commands_taken: 0,
-            spin: std::time::Duration::from_micros(
-                std::env::var("TUNSTACK_SPIN_US")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(SPIN_US),
-            ),
+            spin: super::poll::spin_from_env(SPIN_US),
+            waker_ready: true,
             buf: vec![0; MAX_PACKET],
             shutdown: false,
             live_at_exit: None,
@@ -184,31 +184,48 @@ impl Driver {
         loop {
             let now = self.clock.now();
             let work_before = self.link_stats.packets_read + self.commands_taken;
-            self.read_link(now)?;
-            self.deliver_inbound(now);
-            self.take_commands(now);
-            if self.shutdown || super::signals::requested() {
-                // The exit report shows the connections as they were; then, RFC 9293 §3.10.5:
-                // peers learn by RST that our connections are gone.
-                self.live_at_exit = Some(self.stack.tcp().connections());
-                self.stack.tcp_mut().abort_all(now);
-                self.flush_out(now);
+            // The first packet alone, answered in full before the next read (which usually
+            // finds nothing when traffic is one request at a time); then the rest of the batch.
+            let first = self.read_link(now, 1)?;
+            if self.turn(now) {
                 return Ok(());
             }
-            self.release_held(now);
-            if self.stack.poll_timeout().is_some_and(|t| t <= now) {
-                self.tap.before(&self.stack);
-                self.stack.handle_timeout(now);
-                self.tap.after_timer(now, &self.stack);
+            if first > 0 {
+                let now = self.clock.now();
+                if self.read_link(now, READ_BATCH - 1)? > 0 && self.turn(now) {
+                    return Ok(());
+                }
             }
-            self.settle(now);
-            self.pending.expire(&mut self.stack, now);
-            self.flush_out(now);
             self.print_stats(now);
             self.flush_capture(now);
             let busy = self.link_stats.packets_read + self.commands_taken != work_before;
             self.sleep(busy)?;
         }
+    }
+
+    /// Everything after reading the link: emulator, commands, timers, completed calls, output.
+    /// True when the driver is to stop (the connections were reset, the RSTs sent).
+    fn turn(&mut self, now: Instant) -> bool {
+        self.deliver_inbound(now);
+        self.take_commands(now);
+        if self.shutdown || super::signals::requested() {
+            // The exit report shows the connections as they were; then, RFC 9293 §3.10.5:
+            // peers learn by RST that our connections are gone.
+            self.live_at_exit = Some(self.stack.tcp().connections());
+            self.stack.tcp_mut().abort_all(now);
+            self.flush_out(now);
+            return true;
+        }
+        self.release_held(now);
+        if self.stack.poll_timeout().is_some_and(|t| t <= now) {
+            self.tap.before(&self.stack);
+            self.stack.handle_timeout(now);
+            self.tap.after_timer(now, &self.stack);
+        }
+        self.settle(now);
+        self.pending.expire(&mut self.stack, now);
+        self.flush_out(now);
+        false
     }
 
     /// Complete calls whose socket changed, then send what they produced.
@@ -233,14 +250,19 @@ impl Driver {
         }
     }
 
-    fn read_link(&mut self, now: Instant) -> io::Result<()> {
+    /// Read up to `max` packets (fewer when the link has no more); how many were read.
+    fn read_link(&mut self, now: Instant, max: usize) -> io::Result<usize> {
         // Partial checksums may stay partial only where the packet goes straight to the stack.
         let may_trust = self.stack.config().tcp.offload;
-        for _ in 0..READ_BATCH {
+        let before = self.link_stats.packets_read;
+        for _ in 0..max {
             let (n, trusted) = match self.link.recv(&mut self.buf, may_trust) {
                 Ok((0, _)) => return Err(io::Error::other("the link was closed")),
                 Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.link_stats.empty_reads += 1;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::InvalidData => {
                     self.link_stats.vnet_drops += 1;
@@ -269,7 +291,7 @@ impl Driver {
                 }
             }
         }
-        Ok(())
+        Ok((self.link_stats.packets_read - before) as usize)
     }
 
     /// A packet from the link (after the rules) into the inbound emulator or the stack.
@@ -345,9 +367,21 @@ impl Driver {
     }
 
     fn take_commands(&mut self, now: Instant) {
-        self.waker.drain();
+        // Drain the eventfd before the try_recv that may find the channel empty (a command
+        // sent after the drain leaves it readable again): at once if the poll saw it readable,
+        // else only when a command turns up (then it was woken for the link or a deadline).
+        let mut drained = false;
+        if std::mem::take(&mut self.waker_ready) {
+            self.drain_waker();
+            drained = true;
+        }
         for _ in 0..CMD_BATCH {
-            match self.rx.try_recv() {
+            let cmd = self.rx.try_recv();
+            if cmd.is_ok() && !drained {
+                self.drain_waker();
+                drained = true;
+            }
+            match cmd {
                 Ok(Cmd::Op { f, timeout }) => {
                     self.commands_taken += 1;
                     let deadline = timeout.map(|t| now + Duration::from(t));
@@ -363,6 +397,11 @@ impl Driver {
         }
         // More commands queued: make sure the next ppoll returns at once.
         self.waker.wake();
+    }
+
+    fn drain_waker(&mut self) {
+        self.waker.drain();
+        self.link_stats.waker_reads += 1;
     }
 
     /// Drain the stack's packets through the outbound emulator onto the link.
@@ -418,11 +457,9 @@ impl Driver {
         }
     }
 
-    /// Block until the link or the eventfd is readable, or the next deadline. After a busy turn
-    /// (`spin`), first poll without blocking for up to `SPIN`: the next packet or the API call
-    /// answering the one we just completed (an echo's write after its read) usually comes within
-    /// microseconds, and a sleep plus wake-up costs tens of them on a busy machine.
-    fn sleep(&mut self, spin: bool) -> io::Result<()> {
+    /// Block until the link or the eventfd is readable, or the next deadline (`poll::wait`;
+    /// after a busy turn it first polls for up to `spin`).
+    fn sleep(&mut self, busy: bool) -> io::Result<()> {
         let deadline = [
             self.stack.poll_timeout(),
             self.impair_in.as_ref().and_then(|i| i.poll_timeout()),
@@ -435,55 +472,15 @@ impl Driver {
         .into_iter()
         .flatten()
         .min();
-        let now = self.clock.now();
-        let ts = deadline.map(|d| {
-            let wait = d - now;
-            libc::timespec {
-                tv_sec: (wait.total_micros() / 1_000_000) as libc::time_t,
-                tv_nsec: ((wait.total_micros() % 1_000_000) * 1000) as libc::c_long,
-            }
-        });
-        let mut fds = [
-            libc::pollfd {
-                fd: self.link.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.waker.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        if spin && !self.spin.is_zero() {
-            let until = std::time::Instant::now() + self.spin;
-            let zero = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            while std::time::Instant::now() < until {
-                // SAFETY: `fds` and `zero` are live, initialised values for the whole call.
-                let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &zero, std::ptr::null()) };
-                if rc != 0 || deadline.is_some_and(|d| d <= self.clock.now()) {
-                    return Ok(());
-                }
-                std::thread::yield_now();
-            }
-        }
-        let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-        // SAFETY: `fds` and `tsp` point to live, initialised values for the whole call.
-        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, tsp, std::ptr::null()) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-        if fds[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
-            && fds[0].revents & libc::POLLIN == 0
-        {
-            return Err(io::Error::other("the link went away (device deleted?)"));
-        }
+        let wait = super::poll::wait_for(deadline, self.clock.now());
+        let woken = super::poll::wait(
+            self.link.raw_fd(),
+            self.waker.raw_fd(),
+            wait,
+            busy.then_some(self.spin),
+            &mut self.link_stats,
+        )?;
+        self.waker_ready = woken.waker;
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ mod driver;
 mod link;
 mod offload;
 mod ops;
+mod poll;
 pub mod signals;
 mod smol_driver;
 mod smol_services;
@@ -67,9 +68,22 @@ pub struct LinkStats {
     /// packets read whose `virtio_net_hdr` was malformed (dropped).
     pub gso_written: u64,
     pub vnet_drops: u64,
+    /// The driver's own syscalls besides packet reads and writes (`tunstack up` prints them):
+    /// `ppoll(2)` calls, link reads that found nothing (EAGAIN), reads of the wake-up eventfd.
+    pub polls: u64,
+    pub empty_reads: u64,
+    pub waker_reads: u64,
 }
 
 impl LinkStats {
+    /// The `syscalls:` line of an exit report.
+    pub(crate) fn syscalls_line(&self) -> String {
+        format!(
+            "syscalls: {} ppoll, {} link reads finding nothing, {} wake-up fd reads (besides the packet reads and writes above)",
+            self.polls, self.empty_reads, self.waker_reads
+        )
+    }
+
     /// Write one packet to the link and count it; a failed write drops the packet (counted).
     pub(crate) fn send(&mut self, link: &mut Link, pkt: &[u8]) {
         self.send_gso(link, pkt, None);
@@ -166,6 +180,7 @@ impl fmt::Display for Report {
             l.write_errors,
             l.capture_errors
         )?;
+        writeln!(f, "{}", l.syscalls_line())?;
         if l.gso_written + l.vnet_drops > 0 {
             writeln!(
                 f,

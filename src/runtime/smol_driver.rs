@@ -4,7 +4,10 @@
 //!
 //! One loop: read the link → emulator → stack; timers; services; stack → emulator → link;
 //! then `ppoll(2)` on {link fd, eventfd} until the earliest deadline (stack, emulator queues,
-//! `--stats`, capture flush). No busy loop: with nothing due the timeout is infinite.
+//! `--stats`, capture flush). No busy loop: with nothing due the timeout is infinite. The
+//! runtime is our driver's (`driver.rs`): the first packet of a wake-up gets a turn of its
+//! own, the eventfd is read only when it woke us, and the same `poll::wait` (with
+//! `TUNSTACK_SPIN_US`), so that the comparison differs only in the stack.
 
 use std::fmt;
 use std::io;
@@ -71,6 +74,7 @@ impl fmt::Display for SmolReport {
             l.write_errors,
             l.capture_errors
         )?;
+        writeln!(f, "{}", l.syscalls_line())?;
         if l.capture_packets + l.capture_skipped > 0 {
             writeln!(
                 f,
@@ -206,6 +210,9 @@ struct SmolDriver {
     buf: Vec<u8>,
     /// Connections open when the driver was asked to stop (they are reset then).
     open_at_stop: Vec<ConnSummary>,
+    /// As our driver's: polling after a busy turn, and whether to drain the eventfd.
+    spin: std::time::Duration,
+    waker_ready: bool,
 }
 
 impl SmolDriver {
@@ -247,6 +254,8 @@ impl SmolDriver {
             link_stats: LinkStats::default(),
             buf: vec![0; MAX_PACKET],
             open_at_stop: Vec::new(),
+            spin: super::poll::spin_from_env(0),
+            waker_ready: true,
         })
     }
 
@@ -276,41 +285,68 @@ impl SmolDriver {
     fn run_loop(&mut self) -> io::Result<()> {
         loop {
             let now = self.clock.now();
-            self.waker.drain();
-            self.read_link(now)?;
-            while let Some(pkt) = self.impair_in.as_mut().and_then(|i| i.poll_deliver(now)) {
-                self.input(now, &pkt);
+            if std::mem::take(&mut self.waker_ready) {
+                self.waker.drain();
+                self.link_stats.waker_reads += 1;
             }
-            if self.stop.load(Ordering::SeqCst) || super::signals::requested() {
-                self.open_at_stop = self.services.connections(&self.stack);
-                self.services.abort_all(&mut self.stack, now);
-                self.flush_out(now);
+            let read_before = self.link_stats.packets_read;
+            let mut moved = false;
+            // As our driver: the first packet answered before the rest of the batch is read.
+            let first = self.read_link(now, 1)?;
+            if self.turn(now, &mut moved) {
                 return Ok(());
             }
-            if self.stack.poll_timeout().is_some_and(|t| t <= now) {
-                self.stack.handle_timeout(now);
-            }
-            // Services and output until neither moves: a FIN queued by a close, or room
-            // freed in a send buffer, is acted on now rather than at the next packet.
-            for _ in 0..8 {
-                let moved = self.services.run(&mut self.stack, now);
-                self.flush_out(now);
-                if !moved {
-                    break;
+            if first > 0 {
+                let now = self.clock.now();
+                if self.read_link(now, READ_BATCH - 1)? > 0 && self.turn(now, &mut moved) {
+                    return Ok(());
                 }
             }
             self.print_stats(now);
             self.flush_capture(now);
-            self.sleep()?;
+            self.sleep(moved || self.link_stats.packets_read != read_before)?;
         }
     }
 
-    fn read_link(&mut self, now: Instant) -> io::Result<()> {
-        for _ in 0..READ_BATCH {
+    /// Everything after reading the link; true when the driver is to stop. `moved`: a
+    /// service did something.
+    fn turn(&mut self, now: Instant, moved: &mut bool) -> bool {
+        while let Some(pkt) = self.impair_in.as_mut().and_then(|i| i.poll_deliver(now)) {
+            self.input(now, &pkt);
+        }
+        if self.stop.load(Ordering::SeqCst) || super::signals::requested() {
+            self.open_at_stop = self.services.connections(&self.stack);
+            self.services.abort_all(&mut self.stack, now);
+            self.flush_out(now);
+            return true;
+        }
+        if self.stack.poll_timeout().is_some_and(|t| t <= now) {
+            self.stack.handle_timeout(now);
+        }
+        // Services and output until neither moves: a FIN queued by a close, or room
+        // freed in a send buffer, is acted on now rather than at the next packet.
+        for _ in 0..8 {
+            let m = self.services.run(&mut self.stack, now);
+            self.flush_out(now);
+            *moved |= m;
+            if !m {
+                break;
+            }
+        }
+        false
+    }
+
+    /// Read up to `max` packets (fewer when the link has no more); how many were read.
+    fn read_link(&mut self, now: Instant, max: usize) -> io::Result<usize> {
+        let before = self.link_stats.packets_read;
+        for _ in 0..max {
             let n = match self.link.recv(&mut self.buf, false) {
                 Ok((0, _)) => return Err(io::Error::other("the link was closed")),
                 Ok((n, _)) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.link_stats.empty_reads += 1;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io::Error::new(e.kind(), format!("reading the link: {e}"))),
             };
@@ -323,7 +359,7 @@ impl SmolDriver {
             }
             self.buf = pkt;
         }
-        Ok(())
+        Ok((self.link_stats.packets_read - before) as usize)
     }
 
     fn input(&mut self, now: Instant, pkt: &[u8]) {
@@ -386,8 +422,9 @@ impl SmolDriver {
         }
     }
 
-    /// Block until the link or the eventfd is readable, or the next deadline.
-    fn sleep(&mut self) -> io::Result<()> {
+    /// Block until the link or the eventfd is readable, or the next deadline (`poll::wait`,
+    /// as our driver: after a busy turn it first polls for up to `spin`).
+    fn sleep(&mut self, busy: bool) -> io::Result<()> {
         let deadline = [
             self.stack.poll_timeout(),
             self.impair_in.as_ref().and_then(|i| i.poll_timeout()),
@@ -398,40 +435,15 @@ impl SmolDriver {
         .into_iter()
         .flatten()
         .min();
-        let now = self.clock.now();
-        let ts = deadline.map(|d| {
-            let wait = d - now;
-            libc::timespec {
-                tv_sec: (wait.total_micros() / 1_000_000) as libc::time_t,
-                tv_nsec: ((wait.total_micros() % 1_000_000) * 1000) as libc::c_long,
-            }
-        });
-        let mut fds = [
-            libc::pollfd {
-                fd: self.link.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: self.waker.raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        let tsp = ts.as_ref().map_or(std::ptr::null(), |t| t as *const _);
-        // SAFETY: `fds` and `tsp` point to live, initialised values for the whole call.
-        let rc = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, tsp, std::ptr::null()) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-        if fds[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0
-            && fds[0].revents & libc::POLLIN == 0
-        {
-            return Err(io::Error::other("the link went away (device deleted?)"));
-        }
+        let wait = super::poll::wait_for(deadline, self.clock.now());
+        let woken = super::poll::wait(
+            self.link.raw_fd(),
+            self.waker.raw_fd(),
+            wait,
+            busy.then_some(self.spin),
+            &mut self.link_stats,
+        )?;
+        self.waker_ready = woken.waker;
         Ok(())
     }
 }
