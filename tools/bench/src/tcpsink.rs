@@ -62,7 +62,7 @@ pub fn run(
     nonblocking(&dev)?;
     let stop = Arc::new(AtomicBool::new(false));
     let st = stop.clone();
-    let client = std::thread::spawn(move || -> io::Result<u64> {
+    let client = std::thread::spawn(move || -> io::Result<(u64, libc::c_int)> {
         let to = SocketAddr::from((PEER, SINK_PORT));
         let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(5))?;
         let buf = vec![0u8; 256 * 1024];
@@ -71,7 +71,19 @@ pub fn run(
             written += s.write(&buf)? as u64;
         }
         s.shutdown(Shutdown::Write)?; // our FIN: the sink has everything once it sees it
-        Ok(written)
+        // The kernel's own count of what the sink has not ACKed yet (SIOCOUTQ), down to 0.
+        let t = Instant::now();
+        loop {
+            let mut unacked: libc::c_int = 0;
+            // SAFETY: SIOCOUTQ (= TIOCOUTQ) on a TCP socket writes one int.
+            if unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut unacked) } == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            if unacked == 0 || t.elapsed() > Duration::from_secs(3) {
+                return Ok((written, unacked));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     });
     let mss = mtu - 40;
     let iss: u32 = 0x5eed_0000;
@@ -183,9 +195,14 @@ pub fn run(
             _ => {}
         }
     }
-    let written = client
+    let (written, unacked) = client
         .join()
         .map_err(|_| io::Error::other("client thread panicked"))??;
+    if unacked != 0 {
+        return Err(io::Error::other(format!(
+            "{unacked} bytes the kernel sent were never ACKed"
+        )));
+    }
     let (r, _) = conn
         .as_ref()
         .ok_or_else(|| io::Error::other("no connection"))?;
@@ -198,7 +215,7 @@ pub fn run(
     let (el, d) = result.ok_or_else(|| io::Error::other("not measured"))?;
     Ok(format!(
         "loop=tcp-sink ack={} csum={} packets={} secs={el:.3} pps={:.0} gbps={:.4} wire_gbps={:.4} \
-         acks_per_seg={:.3} reads={} out_of_order={} written={written} received={}",
+         acks_per_seg={:.3} reads={} out_of_order={} written={written} received={} kernel_unacked={unacked}",
         match policy {
             AckPolicy::Every2 => "every2",
             AckPolicy::Eagain => "eagain",
