@@ -20,7 +20,9 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
                                        one thread, epoll; the others: a thread per connection)
   tun-read --tun NAME --secs S [--mtu M]    bare TUN read loop (kernel UDP flood)
   tun-write --tun NAME --secs S [--mtu M]   bare TUN write loop
-  tcp-sink --tun NAME --secs S [--mtu M] [--ack every2|eagain] [--no-csum]   bare TCP receiver
+  tcp-sink --tun NAME --secs S [--mtu M] [--ack every2|eagain] [--no-csum] [--window BYTES]
+                                       [--batch N (eagain: ACK after N segments at most, 0: none)]
+                                       bare TCP receiver
                                        on the TUN (a kernel client writes to it)
   tcp-source --tun NAME --secs S [--mtu M] [--no-csum]   bare TCP sender on the TUN (to a
                                        kernel reader)
@@ -90,6 +92,8 @@ fn run(args: &[String]) -> io::Result<String> {
             need(args, "--secs")?,
             opt(args, "--ack", tunstack_bench::tcpceil::AckPolicy::Every2)?,
             !args.iter().any(|a| a == "--no-csum"),
+            opt(args, "--window", tcpsink::SINK_WINDOW)?,
+            opt(args, "--batch", tunstack_bench::tcpceil::BATCH_MAX)?,
         ),
         "tcp-source" => tcpsource::run(
             &need::<String>(args, "--tun")?,

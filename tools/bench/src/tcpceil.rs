@@ -13,7 +13,7 @@ pub const SYN: u8 = 0x02;
 pub const RST: u8 = 0x04;
 pub const ACK: u8 = 0x10;
 
-/// Our window scale shift (RFC 7323 §2.3): 65535 << 8 ≈ 16 MiB, never the limit here.
+/// Our window scale shift (RFC 7323 §2.3): windows up to 65535 << 8 ≈ 16 MiB.
 pub const WSCALE: u8 = 8;
 
 /// `a < b` in sequence space (RFC 9293 §3.4, modulo 2^32).
@@ -179,9 +179,14 @@ pub enum AckPolicy {
     /// At least every second full-sized segment (RFC 9293 §3.8.6.3), and when the TUN queue
     /// is empty (EAGAIN) with anything unacknowledged.
     Every2,
-    /// Only when the TUN queue is empty: one ACK per batch of reads.
+    /// One ACK per batch of reads: when the TUN queue is empty (EAGAIN), or after
+    /// `BATCH_MAX` segments, as tunstack's driver (`READ_BATCH` in src/runtime/driver.rs).
     Eagain,
 }
+
+/// The longest batch of the `Eagain` policy: without a bound, a sender whose whole window
+/// arrives before the queue empties stops and waits for each ACK (stop-and-go).
+pub const BATCH_MAX: u32 = 256;
 
 impl std::str::FromStr for AckPolicy {
     type Err = io::Error;
@@ -200,8 +205,11 @@ pub struct Receiver {
     pub rcv_nxt: u32,
     pub mss: usize,
     pub policy: AckPolicy,
-    /// Full-sized segments received since the last ACK.
+    /// `Eagain`: the longest batch (`BATCH_MAX` unless changed; 0 = until EAGAIN only).
+    pub batch_max: u32,
+    /// Full-sized segments, and all segments, received since the last ACK.
     pub unacked_full: u32,
+    pub unacked_segs: u32,
     /// RCV.NXT at the last ACK sent.
     pub acked: u32,
     pub fin: bool,
@@ -216,7 +224,9 @@ impl Receiver {
             rcv_nxt: n,
             mss,
             policy,
+            batch_max: BATCH_MAX,
             unacked_full: 0,
+            unacked_segs: 0,
             acked: n,
             fin: false,
             in_order_bytes: 0,
@@ -245,7 +255,11 @@ impl Receiver {
         if len >= self.mss {
             self.unacked_full += 1;
         }
-        self.policy == AckPolicy::Every2 && self.unacked_full >= 2
+        self.unacked_segs += 1;
+        match self.policy {
+            AckPolicy::Every2 => self.unacked_full >= 2,
+            AckPolicy::Eagain => self.batch_max > 0 && self.unacked_segs >= self.batch_max,
+        }
     }
 
     /// The TUN queue is empty: true if anything is unacknowledged.
@@ -257,6 +271,7 @@ impl Receiver {
     pub fn acked_now(&mut self) -> u32 {
         self.acked = self.rcv_nxt;
         self.unacked_full = 0;
+        self.unacked_segs = 0;
         self.rcv_nxt
     }
 }

@@ -98,6 +98,17 @@ fn receiver_eagain_policy_acks_only_when_idle() {
     }
     assert!(r.on_idle());
     assert_eq!(r.acked_now(), 1 + 10 * 1460);
+    // A batch that never meets EAGAIN still ends after BATCH_MAX segments.
+    let mut seq = 1 + 10 * 1460;
+    for i in 1..=BATCH_MAX {
+        assert_eq!(
+            r.on_segment(seq, 1460, false),
+            i == BATCH_MAX,
+            "segment {i}"
+        );
+        seq += 1460;
+    }
+    assert_eq!(r.acked_now(), seq);
 }
 
 #[test]

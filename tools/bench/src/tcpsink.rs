@@ -1,8 +1,8 @@
 //! Bare TCP sink (kernel → sink): the least a TCP receiver must do on a TUN at one packet per
 //! syscall. A kernel client in this process connects to 198.18.0.2:9 and writes zeros; we
 //! answer its SYN, then read segments and write cumulative ACKs (`AckPolicy`), with a fixed
-//! 16 MiB window, no buffer, no reassembly, no copy: an out-of-order segment is dropped and
-//! RCV.NXT re-ACKed. No timestamps or SACK (our SYN,ACK offers only MSS and window scale).
+//! window (default 1 MiB, the stacks' buffers in `make bench`), no buffer, no reassembly, no
+//! copy: an out-of-order segment is dropped and RCV.NXT re-ACKed. No timestamps or SACK (our SYN,ACK offers only MSS and window scale).
 //! Compare: `tunloop::read_loop`, which writes nothing. Run inside a namespace (run.sh).
 
 use std::io::{self, Write};
@@ -12,10 +12,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::tcpceil::{ACK, AckPolicy, FIN, RST, Receiver, SYN, Template, parse, syn_options};
+use crate::tcpceil::{
+    ACK, AckPolicy, FIN, RST, Receiver, SYN, Template, WSCALE, parse, syn_options,
+};
 use crate::tunloop::{self, PEER};
 
 pub const SINK_PORT: u16 = 9;
+/// 1 MiB: as `tunstack up --tcp-buffer 1mb` and smoltcp's sockets in `make bench`. It also keeps
+/// the kernel's flight (≈ 718 segments) under the TUN queue (1000): with 16 MiB the kernel's
+/// bursts after a batch ACK overflowed it.
+pub const SINK_WINDOW: u32 = 1 << 20;
 /// Slow start and the first window growth are no part of the steady rate.
 pub const WARM_UP: Duration = Duration::from_millis(200);
 
@@ -57,7 +63,14 @@ pub fn run(
     secs: f64,
     policy: AckPolicy,
     verify: bool,
+    window: u32,
+    batch_max: u32,
 ) -> io::Result<String> {
+    // The SYN,ACK's window is never scaled (RFC 7323 §2.2); later ones are >> WSCALE.
+    let (syn_wnd, wnd) = (
+        window.min(65535) as u16,
+        (window >> WSCALE).clamp(1, 65535) as u16,
+    );
     let dev = tunloop::open(name, mtu, 1000)?;
     nonblocking(&dev)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -114,13 +127,15 @@ pub fn run(
                         SINK_PORT,
                         s.sport,
                         SYN | ACK,
-                        65535,
+                        syn_wnd,
                         &syn_options(mss as u16),
                         &[],
                     );
                     dev.send(sa.set(iss, s.seq.wrapping_add(1)))?;
-                    let ack = Template::new(PEER, s.src, SINK_PORT, s.sport, ACK, 65535, &[], &[]);
-                    conn = Some((Receiver::new(s.seq, mss, policy), ack));
+                    let ack = Template::new(PEER, s.src, SINK_PORT, s.sport, ACK, wnd, &[], &[]);
+                    let mut r = Receiver::new(s.seq, mss, policy);
+                    r.batch_max = batch_max;
+                    conn = Some((r, ack));
                     continue;
                 }
                 let Some((r, t)) = conn.as_mut() else {
@@ -214,7 +229,7 @@ pub fn run(
     }
     let (el, d) = result.ok_or_else(|| io::Error::other("not measured"))?;
     Ok(format!(
-        "loop=tcp-sink ack={} csum={} packets={} secs={el:.3} pps={:.0} gbps={:.4} wire_gbps={:.4} \
+        "loop=tcp-sink ack={} csum={} window={window} packets={} secs={el:.3} pps={:.0} gbps={:.4} wire_gbps={:.4} \
          acks_per_seg={:.3} reads={} out_of_order={} written={written} received={} kernel_unacked={unacked}",
         match policy {
             AckPolicy::Every2 => "every2",
