@@ -179,6 +179,13 @@ pub fn run(
             continue;
         }
         // The clock, every 16 data segments and whenever the queue is empty.
+        if result.is_none() && client.is_finished() {
+            // The client stopped before we asked it to: its error is the run's.
+            client
+                .join()
+                .map_err(|_| io::Error::other("client thread panicked"))??;
+            return Err(io::Error::other("the kernel client stopped early"));
+        }
         let now = Instant::now();
         if now > deadline {
             return Err(io::Error::other(format!(
