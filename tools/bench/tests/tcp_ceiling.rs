@@ -71,12 +71,15 @@ fn tcp_sink_receives_and_acks_everything_the_kernel_wrote() {
         // The kernel's send queue (SIOCOUTQ) after its FIN: everything ACKed by the sink.
         assert_eq!(num(&m, "kernel_unacked"), 0.0, "{m:?}");
         assert!(num(&m, "gbps") > 0.0 && num(&m, "packets") > 0.0, "{m:?}");
-        // The policy shows in the ACKs: every second full segment, or one per batch.
+        // The policy's floor (more ACKs come when the queue runs empty, which depends on the
+        // load): at least every second full-sized segment, or one per batch of 256.
         let per_seg = num(&m, "acks_per_seg");
-        match ack {
-            "every2" => assert!((0.45..=0.55).contains(&per_seg), "{m:?}"),
-            _ => assert!(per_seg > 0.0 && per_seg < 0.45, "{m:?}"),
-        }
+        let floor = if ack == "every2" {
+            0.499
+        } else {
+            1.0 / 256.0 - 1e-3
+        };
+        assert!(per_seg >= floor, "{ack}: {per_seg} ACKs per segment: {m:?}");
     }
 }
 
