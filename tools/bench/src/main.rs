@@ -24,7 +24,7 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
                                        [--batch N (eagain: ACK after N segments at most, 0: none)]
                                        bare TCP receiver
                                        on the TUN (a kernel client writes to it)
-  tcp-source --tun NAME --secs S [--mtu M] [--no-csum]   bare TCP sender on the TUN (to a
+  tcp-source --tun NAME --secs S [--mtu M] [--no-csum] [--burst N]   bare TCP sender on the TUN (to a
                                        kernel reader)
   our-crr  --tun NAME --to ADDR --secs S [--threads T] [--inline]  connection rate, our stack
                                        as client (T threads over the api; --inline: T connections
@@ -100,6 +100,7 @@ fn run(args: &[String]) -> io::Result<String> {
             opt(args, "--mtu", 1500)?,
             need(args, "--secs")?,
             !args.iter().any(|a| a == "--no-csum"),
+            opt(args, "--burst", tcpsource::BURST)?,
         ),
         "our-crr" => ours::crr(
             &need::<String>(args, "--tun")?,

@@ -22,14 +22,16 @@ fn source_port() -> u16 {
     40000 + (std::process::id() % 20000) as u16
 }
 pub const KERNEL_PORT: u16 = 5019;
-/// Writes between two ACK drains while the window is open.
-const BURST: u32 = 64;
+/// Writes between two ACK drains while the window is open (`--burst`; 0: drain only when the
+/// window is full).
+pub const BURST: u32 = 64;
 
 fn ours(s: &crate::tcpceil::Seg<'_>, port: u16) -> bool {
     s.src == HOST && s.sport == KERNEL_PORT && s.dport == port
 }
 
-pub fn run(name: &str, mtu: usize, secs: f64, verify: bool) -> io::Result<String> {
+pub fn run(name: &str, mtu: usize, secs: f64, verify: bool, burst: u32) -> io::Result<String> {
+    let burst = if burst == 0 { u32::MAX } else { burst };
     let dev = tunloop::open(name, mtu, 1000)?;
     nonblocking(&dev)?;
     let listener = TcpListener::bind(SocketAddrV4::new(HOST, KERNEL_PORT))?;
@@ -100,7 +102,7 @@ pub fn run(name: &str, mtu: usize, secs: f64, verify: bool) -> io::Result<String
     let mut result = None;
     loop {
         let mut wrote = 0;
-        while result.is_none() && wrote < BURST && snd.can_send(mss) {
+        while result.is_none() && wrote < burst && snd.can_send(mss) {
             dev.send(data.set(snd.nxt, ack))?;
             snd.sent(mss);
             sent_bytes += mss as u64;
