@@ -14,6 +14,7 @@ deps:
 # own network namespace; without root they print that they were skipped and why).
 test: deps lint
 	$(CARGO) test --release --all-targets -- --test-threads=2
+	$(CARGO) test --release -p tunstack-bench --lib --tests -- --test-threads=2
 	$(MAKE) fuzz-short
 
 lint:
