@@ -19,7 +19,7 @@ test: deps lint
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	@tools/sans-io-check.sh
 
 fmt:
