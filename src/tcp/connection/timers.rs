@@ -83,7 +83,7 @@ impl Connection {
                 self.high_rxt = self.snd_una;
                 if self.lr_on_rto(now, stats) {
                     // With SACK: resend the first segment now, the other lost ones as the
-                    // window opens (recovery.rs).
+                    // window opens (recovery.rs, nextseg.rs).
                     self.retransmit_first = true;
                 } else {
                     self.lr_note_rto(now, in_fast);
