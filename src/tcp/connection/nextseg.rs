@@ -61,18 +61,19 @@ impl Connection {
     }
 
     /// How much new data may go beyond SND.NXT: in recovery cwnd − pipe (RFC 6675 §5, RFC
-    /// 6937); on the first two duplicate ACKs one more segment each (RFC 3042).
+    /// 6937); on the first two duplicate ACKs one more segment each (RFC 3042); F-RTO's two
+    /// new segments (`frto.rs`).
     pub(crate) fn lr_usable(&self, usable: u32) -> u32 {
-        if !self.sack_ok {
-            return usable;
-        }
         let rwnd = self
             .snd_una
             .wrapping_add(self.snd_wnd)
             .since(self.snd_nxt)
             .min(self.snd_wnd);
         if let Some(n) = self.frto_usable(rwnd) {
-            return n;
+            return n; // F-RTO steps 2-3 (RFC 5682 §2, §3.1), with SACK or without
+        }
+        if !self.sack_ok {
+            return usable;
         }
         if self.lr_any_recovery() {
             return self.lr_allowance().saturating_sub(self.sb.pipe()).min(rwnd);

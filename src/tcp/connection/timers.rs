@@ -87,6 +87,9 @@ impl Connection {
                     self.retransmit_first = true;
                 } else {
                     self.lr_note_rto(now, in_fast);
+                    // RFC 5682 §2 step 1: F-RTO for a new timeout (none underway: `recover`
+                    // unset or acknowledged).
+                    self.frto_on_rto(self.nr_recover.is_none(), in_fast);
                     // RFC 6582 §3.2 step 4: recover = the highest sequence number sent.
                     self.nr_recover = Some(self.snd_max);
                     self.snd_nxt = self.snd_una;
