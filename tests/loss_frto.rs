@@ -1,6 +1,7 @@
 // RFC 5682 §3.1 (SACK-enhanced F-RTO) as event sequences: without timestamps (so Eifel, RFC
 // 3522, cannot judge) a timeout is shown spurious when, after the retransmission and two new
 // segments, the next ACK acknowledges data sent before the timeout that was never resent.
+// Then the basic F-RTO (RFC 5682 §2) for connections without SACK, at the end of the file.
 #[path = "common/tcp_harness.rs"]
 mod harness;
 
