@@ -14,11 +14,12 @@ deps:
 # own network namespace; without root they print that they were skipped and why).
 test: deps lint
 	$(CARGO) test --release --all-targets -- --test-threads=2
+	$(CARGO) test --release -p tunstack-bench --lib --tests -- --test-threads=2
 	$(MAKE) fuzz-short
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --release --all-targets -- -D warnings
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	@tools/sans-io-check.sh
 
 fmt:

@@ -12,6 +12,7 @@ use tunstack::tcp::{Recovery, TcpConfig, TcpStats};
 use tunstack::time::{Duration, Instant};
 
 const MSS: u64 = 1448; // 1460 minus the timestamp option
+const MSS_NO_TS: u64 = 1460;
 
 fn cfg(cc: &str, recovery: Recovery) -> TcpConfig {
     TcpConfig {
@@ -278,5 +279,54 @@ fn a_timeout_in_recovery_does_not_undo_the_real_loss() {
         assert!(st.retransmits_fast >= 1, "{cc} {sack}: {st:?}");
         assert_eq!(st.rto_expirations, 1, "{cc} {sack}: {st:?}");
         assert_eq!(st.spurious_undos, 0, "{cc} {sack}: {st:?}");
+    }
+}
+
+#[test]
+fn a_delay_spike_without_sack_is_undone_by_frto_not_resent() {
+    // RFC 5682 §2: a connection without SACK and without timestamps (so Eifel, RFC 3522, cannot
+    // judge). From the first sending of segment 100 on, everything A sends for 400 ms takes
+    // 400 ms longer (a delay spike: order kept, nothing lost); the RTO (200 ms floor) fires
+    // once inside it, and its retransmission arrives after the originals. F-RTO: the first
+    // ACK covers the RTO's retransmission
+    // (step 2b, two new segments), the next acknowledges more data sent before the timeout
+    // (step 3b): spurious, undone, and the sender goes on with new data. Without F-RTO the
+    // ACKs of the held segments drive the go-back-N resends (RFC 5681 §3.1) through the
+    // window, every copy a duplicate at the receiver.
+    let stall = Duration::from_millis(400);
+    let spike = move || {
+        let start = Rc::new(Cell::new(None::<Instant>));
+        move |s: &SegInfo| {
+            if s.offset == 100 * MSS_NO_TS && s.nth == 1 {
+                start.set(Some(s.at));
+            }
+            match start.get() {
+                Some(t) if s.at >= t && s.at < t + stall => Fate::Delay(stall),
+                _ => Fate::Pass,
+            }
+        }
+    };
+    for cc in ["newreno", "cubic"] {
+        let run = |frto: bool| {
+            let a = TcpConfig {
+                sack: false,
+                timestamps: false,
+                frto,
+                ..cfg(cc, Recovery::Rack)
+            };
+            transfer(a, path(40), 300 * MSS_NO_TS, spike())
+        };
+        let off = run(false);
+        let on = run(true);
+        assert_eq!(off.st.rto_expirations, 1, "{cc} off: {:?}", off.st);
+        assert_eq!(on.st.rto_expirations, 1, "{cc} on: {:?}", on.st);
+        // Without F-RTO: the window went again (a duplicate per resend), nothing undone.
+        assert!(off.st.retransmits >= 20, "{cc} off: {:?}", off.st);
+        assert_eq!(off.spurious, off.st.retransmits, "{cc} off: {:?}", off.st);
+        assert_eq!(off.st.spurious_undos, 0, "{cc} off: {:?}", off.st);
+        // With F-RTO: the RTO's one retransmission, then only new data; the timeout undone.
+        assert_eq!(on.st.retransmits, 1, "{cc} on: {:?}", on.st);
+        assert_eq!(on.spurious, 1, "{cc} on: {:?}", on.st);
+        assert_eq!(on.st.spurious_undos, 1, "{cc} on: {:?}", on.st);
     }
 }

@@ -67,8 +67,8 @@ pub struct TcpConfig {
     pub prr: bool,
     /// Undo a reduction shown spurious by timestamps (Eifel detection, RFC 3522).
     pub undo: bool,
-    /// With SACK and without timestamps, detect spurious RTOs by F-RTO (RFC 5682 §3, the
-    /// SACK-enhanced variant) and undo them; needs `undo`.
+    /// Without timestamps, detect spurious RTOs by F-RTO (RFC 5682: §3.1 with SACK, the basic
+    /// §2 without) and undo them; needs `undo`.
     pub frto: bool,
     /// Negotiate ECN (RFC 3168).
     pub ecn: bool,

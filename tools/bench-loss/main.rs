@@ -4,6 +4,7 @@
 //! bottleneck {10, 100 Mbit/s} (queue = one BDP), beside the Mathis bound
 //! MSS/RTT·1.22/√p; then Jain's fairness index of 2 and 4 competing flows. Virtual time:
 //! BENCH_SECS (default 30) seconds per flow. Prints Markdown tables (docs/loss-recovery.md).
+//! BENCH_TIMESTAMPS=off: our senders without the timestamp option.
 
 #[path = "grid.rs"]
 mod grid;
@@ -24,10 +25,13 @@ enum Sender {
     Smol(SmolCc),
 }
 
+/// BENCH_TIMESTAMPS=off: our senders without timestamps (RFC 7323), so that F-RTO (RFC 5682)
+/// rather than Eifel (RFC 3522) judges their timeouts.
 fn sender_cfg(cc: &str, sack: bool) -> TcpConfig {
     TcpConfig {
         cc: cc.into(),
         sack,
+        timestamps: std::env::var("BENCH_TIMESTAMPS").map_or(true, |v| v != "off"),
         send_buffer: BUF,
         recv_buffer: 64 * 1024,
         ..TcpConfig::default()

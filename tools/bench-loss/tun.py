@@ -215,7 +215,12 @@ class Worker:
             ("net.ipv4.tcp_wmem", KERNEL_MEM),
             # Every flow starts afresh: no cached ssthresh/RTT from the previous one.
             ("net.ipv4.tcp_no_metrics_save", "1"),
-        ]:
+            # The Linux receiver (of our senders) ACKs like ours: one duplicate ACK per
+            # out-of-order segment (RFC 5681 §4.2), unless --linux-sack-compress on. Linux
+            # otherwise sends one SACK for up to 44 of them (tcp_comp_sack_*, 1 ms), and a
+            # lost compressed SACK costs our sender an RTO where Linux's sender, facing our
+            # receiver, loses one of several dupACKs (docs/loss-recovery.md, "SACK compression").
+        ] + ([("net.ipv4.tcp_comp_sack_nr", "0")] if args.linux_sack_compress == "off" else []):
             self.nsx("sysctl", "-qw", "%s=%s" % (k, v))
 
     def nsx(self, *a, check=True):
@@ -278,7 +283,8 @@ class Worker:
                 if ("proc", p) in CLEANUP:
                     CLEANUP.remove(("proc", p))
             log.close()
-        res.update(mbit=mbit, rtt=rtt, loss=loss, sender=job[3], run=run)
+        res.update(mbit=mbit, rtt=rtt, loss=loss, sender=job[3], run=run,
+                   sack_compress=a.linux_sack_compress)
         res["mbps"] = res["bytes"] * 8 / res["secs"] / 1e6
         return res
 
@@ -347,6 +353,10 @@ def main():
                                                      os.path.join(ROOT, "target/release/tunstack")))
     ap.add_argument("--ab", help="A/B: also run every ours-* sender with this binary, interleaved "
                     "(recorded as SENDER/B)")
+    ap.add_argument("--linux-sack-compress", choices=["on", "off"],
+                    default=os.environ.get("TUN_SACK_COMPRESS", "off"),
+                    help="the Linux receiver's SACK compression (net.ipv4.tcp_comp_sack_nr 44 or 0; "
+                    "default off: one dupACK per out-of-order segment, as our receiver)")
     ap.add_argument("--out", default="/tmp/tunstack-bench-loss-tun-%d" % os.getpid())
     ap.add_argument("--from-results", help="only print the table of results.jsonl files (a,b,...)")
     a = ap.parse_args()
@@ -385,8 +395,9 @@ def main():
     started = time.monotonic()
     results, lock = [], threading.Lock()
     resfile = open(os.path.join(a.out, "results.jsonl"), "w")
-    print("bench-loss-tun: %d flows of %g s, %d workers, output in %s (load: %s)"
-          % (len(jobs), a.secs, a.jobs, a.out, os.getloadavg()), flush=True)
+    print("bench-loss-tun: %d flows of %g s, %d workers, Linux SACK compression %s, output in %s "
+          "(load: %s)" % (len(jobs), a.secs, a.jobs, a.linux_sack_compress, a.out,
+                          os.getloadavg()), flush=True)
     todo = list(jobs)
 
     def work(n):

@@ -222,8 +222,21 @@ if want ceil; then
         out=$(in_ns "$NS" "$TB" tun-write --tun tsbc0 --secs 2)
         val ceil.write.pps "$(field "$out" pps)"
         val ceil.write.gbps "$(field "$out" gbps)"
+        # The TCP-aware ceilings (a run that sees a loss prints an error and leaves a gap).
+        for c in "sink2 tcp-sink --ack every2" "sinkb tcp-sink --ack eagain" "source tcp-source"; do
+            read -r k cmd <<<"$c"
+            # shellcheck disable=SC2086 # $cmd is the subcommand and its flags
+            out=$(in_ns "$NS" "$TB" $cmd --tun tsbc0 --secs 2 2>&1)
+            if [ -n "$(field "$out" gbps)" ]; then
+                val "ceil.$k.pps" "$(field "$out" pps)"
+                val "ceil.$k.gbps" "$(field "$out" gbps)"
+            else
+                meta note "tsbench $cmd: $out"
+            fi
+        done
     done
     meta cmd "ip netns exec $NS tsbench tun-read --tun tsbc0 --secs 2; ip netns exec $NS tsbench tun-write --tun tsbc0 --secs 2"
+    meta cmd "ip netns exec $NS tsbench tcp-sink --tun tsbc0 --secs 2 --ack every2|eagain; ip netns exec $NS tsbench tcp-source --tun tsbc0 --secs 2   # TCP-aware ceilings (200 ms warm-up each)"
 fi
 
 # ---------- 3. latency ----------

@@ -191,6 +191,12 @@ impl Connection {
         if new_ack || dup || sack_info.has_news() {
             self.lr_after_ack(now, sack_info, new_ack, stats);
         }
+        if !self.sack_ok
+            && self.frto.is_some()
+            && (new_ack || (seg.ack == self.snd_una && payload.is_empty() && !fin))
+        {
+            self.frto_basic_on_ack(new_ack, stats); // RFC 5682 §2 steps 2-3 (`frto.rs`)
+        }
         // Window update (§3.10.7.4): only from a segment newer than the last one used.
         if self.snd_wl1.lt(seq) || (self.snd_wl1 == seq && self.snd_wl2.le(seg.ack)) {
             self.snd_wnd = u32::from(seg.window) << self.snd_wscale;

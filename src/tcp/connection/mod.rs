@@ -8,12 +8,16 @@
 //! until None, then `next_deadline`. Read next: `connection/open.rs`.
 
 mod ecn;
+mod eifel;
+mod frto;
 mod input;
+mod nextseg;
 mod open;
 mod output;
 mod pace;
 mod recovery;
 mod timers;
+mod tlp;
 
 use std::collections::VecDeque;
 use std::net::SocketAddrV4;
@@ -132,18 +136,18 @@ pub struct Connection {
     /// RACK's reordering timer, if a segment waits for its window to pass.
     rack_timeout: Option<Duration>,
     /// What the retransmission timer means right now (RTO, PTO, RACK reorder).
-    rtx_kind: recovery::RtxKind,
+    rtx_kind: tlp::RtxKind,
     /// A tail loss probe is owed (RFC 8985 §7.3), and the end of the one outstanding.
     tlp_now: bool,
     tlp_end: Option<SeqNum>,
-    /// The outstanding probe, for its loss detection (RFC 8985 §7.4, `recovery.rs`).
-    tlp: recovery::TlpProbe,
-    /// F-RTO after an RTO (RFC 5682, `recovery.rs`).
-    frto: Option<recovery::Frto>,
+    /// The outstanding probe, for its loss detection (RFC 8985 §7.4, `tlp.rs`).
+    tlp: tlp::TlpProbe,
+    /// F-RTO after an RTO (RFC 5682, `frto.rs`).
+    frto: Option<frto::Frto>,
     /// RFC 6675 RescueRxt: the RecoveryPoint of the episode whose rescue was sent.
     rescue_rxt: Option<SeqNum>,
-    /// Eifel detection of the last reduction (RFC 3522, `recovery.rs`).
-    eifel: Option<recovery::Eifel>,
+    /// Eifel detection of the last reduction (RFC 3522, `eifel.rs`).
+    eifel: Option<eifel::Eifel>,
     /// ECN (RFC 3168, `ecn.rs`): negotiated; ECE owed to the peer; CWR owed; the end of the
     /// window of the last ECE reaction; the arriving segment was CE; the last one sent is ECT.
     /// A duplicate segment to report in the next ACK's first SACK block (RFC 2883).
@@ -293,10 +297,10 @@ impl Connection {
             rec_cwnd: 0,
             rto_recover: None,
             rack_timeout: None,
-            rtx_kind: recovery::RtxKind::Rto,
+            rtx_kind: tlp::RtxKind::Rto,
             tlp_now: false,
             tlp_end: None,
-            tlp: recovery::TlpProbe::default(),
+            tlp: tlp::TlpProbe::default(),
             frto: None,
             rescue_rxt: None,
             eifel: None,

@@ -354,7 +354,7 @@ impl Connection {
         // probes are timed by the persist timer instead (RFC 1122 §4.2.2.17).
         if !self.timers.is_set(Timer::Retransmit) && self.snd_wnd > 0 {
             self.timers.set(Timer::Retransmit, now + self.rtt.rto());
-            self.rtx_kind = super::recovery::RtxKind::Rto;
+            self.rtx_kind = super::tlp::RtxKind::Rto;
         }
         self.lr_on_send(now, seq, end, new_data);
         self.pace_on_send(len);

@@ -83,10 +83,13 @@ impl Connection {
                 self.high_rxt = self.snd_una;
                 if self.lr_on_rto(now, stats) {
                     // With SACK: resend the first segment now, the other lost ones as the
-                    // window opens (recovery.rs).
+                    // window opens (recovery.rs, nextseg.rs).
                     self.retransmit_first = true;
                 } else {
                     self.lr_note_rto(now, in_fast);
+                    // RFC 5682 §2 step 1: F-RTO for a new timeout (none underway: `recover`
+                    // unset or acknowledged).
+                    self.frto_on_rto(self.nr_recover.is_none(), in_fast);
                     // RFC 6582 §3.2 step 4: recover = the highest sequence number sent.
                     self.nr_recover = Some(self.snd_max);
                     self.snd_nxt = self.snd_una;

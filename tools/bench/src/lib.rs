@@ -7,4 +7,7 @@ pub mod evserve;
 pub mod load;
 pub mod ours;
 pub mod report;
+pub mod tcpceil;
+pub mod tcpsink;
+pub mod tcpsource;
 pub mod tunloop;

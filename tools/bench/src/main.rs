@@ -5,7 +5,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use tunstack_bench::{engine, engine_crr, evserve, load, ours, report, tunloop};
+use tunstack_bench::{
+    engine, engine_crr, evserve, load, ours, report, tcpsink, tcpsource, tunloop,
+};
 
 const USAGE: &str = "usage: tsbench <command> [--flag value]...
   send     --to ADDR --secs S          kernel client writes zeros (to a discard server)
@@ -18,6 +20,12 @@ const USAGE: &str = "usage: tsbench <command> [--flag value]...
                                        one thread, epoll; the others: a thread per connection)
   tun-read --tun NAME --secs S [--mtu M]    bare TUN read loop (kernel UDP flood)
   tun-write --tun NAME --secs S [--mtu M]   bare TUN write loop
+  tcp-sink --tun NAME --secs S [--mtu M] [--ack every2|eagain] [--no-csum] [--window BYTES]
+                                       [--batch N (eagain: ACK after N segments at most, 0: none)]
+                                       bare TCP receiver
+                                       on the TUN (a kernel client writes to it)
+  tcp-source --tun NAME --secs S [--mtu M] [--no-csum] [--burst N]   bare TCP sender on the TUN (to a
+                                       kernel reader)
   our-crr  --tun NAME --to ADDR --secs S [--threads T] [--inline]  connection rate, our stack
                                        as client (T threads over the api; --inline: T connections
                                        at a time from a client in the driver thread)
@@ -77,6 +85,22 @@ fn run(args: &[String]) -> io::Result<String> {
             &need::<String>(args, "--tun")?,
             opt(args, "--mtu", 1500)?,
             need(args, "--secs")?,
+        ),
+        "tcp-sink" => tcpsink::run(
+            &need::<String>(args, "--tun")?,
+            opt(args, "--mtu", 1500)?,
+            need(args, "--secs")?,
+            opt(args, "--ack", tunstack_bench::tcpceil::AckPolicy::Every2)?,
+            !args.iter().any(|a| a == "--no-csum"),
+            opt(args, "--window", tcpsink::SINK_WINDOW)?,
+            opt(args, "--batch", tunstack_bench::tcpceil::BATCH_MAX)?,
+        ),
+        "tcp-source" => tcpsource::run(
+            &need::<String>(args, "--tun")?,
+            opt(args, "--mtu", 1500)?,
+            need(args, "--secs")?,
+            !args.iter().any(|a| a == "--no-csum"),
+            opt(args, "--burst", tcpsource::BURST)?,
         ),
         "our-crr" => ours::crr(
             &need::<String>(args, "--tun")?,
