@@ -8,8 +8,8 @@
 # connection-rate row, default 2; the first row is one client), BENCH_ONLY (space-separated subset of: bulk ceil lat crr idle
 # engine), BENCH_OUT (default docs/benchmarks.md).
 set -euo pipefail  # relaxed to -uo below, once the namespaces exist: a failed run leaves a gap, not an abort
-# The driver's post-burst polling is opt-in (src/runtime/driver.rs SPIN_US); the published figures
-# use it, as docs/benchmarks.md says. TUNSTACK_SPIN_US=0 make bench measures the default.
+# The drivers' post-burst polling is opt-in (src/runtime/poll.rs; ours and --stack smoltcp alike);
+# the published figures use it, as docs/benchmarks.md says. TUNSTACK_SPIN_US=0 make bench measures the default.
 export TUNSTACK_SPIN_US="${TUNSTACK_SPIN_US:-50}"
 
 cd "$(dirname "$0")/../.."
