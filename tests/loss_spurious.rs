@@ -330,3 +330,62 @@ fn a_delay_spike_without_sack_is_undone_by_frto_not_resent() {
         assert_eq!(on.st.spurious_undos, 1, "{cc} on: {:?}", on.st);
     }
 }
+
+#[test]
+fn a_delay_spike_with_sack_is_undone_by_frto_and_rack_forgets_the_resend() {
+    // RFC 5682 §3.1 (SACK-enhanced F-RTO), no timestamps: everything A sends for 400 ms from
+    // segment 100 on takes 400 ms longer, and what A sends after that waits behind it (a link
+    // that stalls: order kept, nothing lost). One RTO fires; its retransmission arrives after
+    // the originals, so the ACK that covers it is for the original. Without timestamps RACK
+    // took that ACK as the resend's delivery (RFC 8985 §6.2 step 2 skips it only within
+    // min_RTT of the resend): RACK.xmit_ts became the RTO's time, and after F-RTO's undo every
+    // original sent before it was marked lost and resent (`tunstack sim --impair 'spike c2s
+    // from 200ms to 300ms by 300ms' --timestamps off`: 160 copies). Both loss detections.
+    let stall = Duration::from_millis(400);
+    let spike = move || {
+        let start = Rc::new(Cell::new(None::<Instant>));
+        let until = Rc::new(Cell::new(Instant::ZERO));
+        move |s: &SegInfo| {
+            if s.offset == 100 * MSS_NO_TS && s.nth == 1 {
+                start.set(Some(s.at));
+            }
+            match start.get() {
+                Some(t) if s.at >= t && s.at < t + stall => {
+                    until.set(s.at + stall);
+                    Fate::Delay(stall)
+                }
+                _ if s.at < until.get() => Fate::Delay(until.get() - s.at), // FIFO behind it
+                _ => Fate::Pass,
+            }
+        }
+    };
+    for (cc, recovery) in [
+        ("newreno", Recovery::Rack),
+        ("cubic", Recovery::Rack),
+        ("cubic", Recovery::DupAck),
+    ] {
+        let a = TcpConfig {
+            timestamps: false,
+            ..cfg(cc, recovery)
+        };
+        // No bottleneck: the filter's delays then keep the order exactly (no queueing on
+        // top), and no queue drop blurs the count.
+        let p = PathCfg {
+            rate_bps: 0,
+            ..path(40)
+        };
+        let r = transfer(a, p, 300 * MSS_NO_TS, spike());
+        assert_eq!(r.st.rto_expirations, 1, "{cc} {recovery:?}: {:?}", r.st);
+        assert_eq!(r.st.spurious_undos, 1, "{cc} {recovery:?}: {:?}", r.st);
+        // The tail loss probe before the RTO (RFC 8985 §7, RACK only) and the RTO's resend;
+        // nothing after the undo (before the fix: 110 with NewReno, every one a D-SACK).
+        let probes = r.st.tlp_probes.min(1);
+        assert!(
+            r.st.retransmits <= 1 + probes,
+            "{cc} {recovery:?}: {:?}",
+            r.st
+        );
+        assert_eq!(r.st.dsacks_received, 0, "{cc} {recovery:?}: {:?}", r.st);
+        assert_eq!(r.st.fast_recoveries, 0, "{cc} {recovery:?}: {:?}", r.st);
+    }
+}

@@ -99,6 +99,16 @@ pub struct TunArgs {
     /// Negotiate ECN (RFC 3168; default off).
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     pub ecn: Option<String>,
+    /// Negotiate TCP timestamps (RFC 7323; default on). Off, F-RTO judges timeouts instead
+    /// of Eifel.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub timestamps: Option<String>,
+    /// Undo window reductions shown spurious (Eifel, RFC 3522, and F-RTO; default on).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub undo: Option<String>,
+    /// F-RTO spurious-timeout detection without timestamps (RFC 5682; default on).
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    pub frto: Option<String>,
     /// Pace TCP data at gain × cwnd / SRTT in ~1 ms quanta (default off; docs/loss-recovery.md).
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     pub pacing: Option<String>,

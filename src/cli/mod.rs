@@ -183,6 +183,15 @@ fn bring_up(
     if let Some(v) = &t.ecn {
         stack.tcp.ecn = v == "on";
     }
+    if let Some(v) = &t.timestamps {
+        stack.tcp.timestamps = v == "on";
+    }
+    if let Some(v) = &t.undo {
+        stack.tcp.undo = v == "on";
+    }
+    if let Some(v) = &t.frto {
+        stack.tcp.frto = v == "on";
+    }
     if let Some(v) = &t.pacing {
         stack.tcp.pacing = v == "on";
     }

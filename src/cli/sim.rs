@@ -61,6 +61,15 @@ pub struct SimArgs {
     /// Pace TCP data at gain × cwnd / SRTT (default: the stack's, off).
     #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
     pub pacing: Option<String>,
+    /// Negotiate timestamps (RFC 7323). Off, F-RTO judges timeouts instead of Eifel.
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    pub timestamps: String,
+    /// Undo reductions shown spurious (Eifel, RFC 3522, and F-RTO).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    pub undo: String,
+    /// F-RTO spurious-timeout detection without timestamps (RFC 5682).
+    #[arg(long, value_name = "on|off", default_value = "on", value_parser = ["on", "off"])]
+    pub frto: String,
     /// Seed for every random choice (ISNs, ports, the emulator).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
@@ -161,6 +170,9 @@ pub fn lab_config(a: &SimArgs, rules: Vec<Rule>) -> LabConfig {
         if let Some(p) = &a.pacing {
             s.tcp.pacing = p == "on";
         }
+        s.tcp.timestamps = a.timestamps == "on";
+        s.tcp.undo = a.undo == "on";
+        s.tcp.frto = a.frto == "on";
         s
     };
     let mut rng = tunstack::rng::Rng::new(a.seed);

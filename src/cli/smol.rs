@@ -61,6 +61,9 @@ fn smol_config(a: &UpArgs, seed: u64) -> SmolConfig {
                 .into(),
         );
     }
+    if a.tun.timestamps.is_some() || a.tun.undo.is_some() || a.tun.frto.is_some() {
+        usage_error("--timestamps, --undo, --frto: only with --stack ours".into());
+    }
     let congestion = match a.tun.cc.as_deref() {
         None | Some("reno") => CongestionControl::Reno,
         Some("cubic") => CongestionControl::Cubic,

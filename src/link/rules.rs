@@ -11,6 +11,9 @@
 //! reorder data#10          data segments 10 and 11 swap places
 //! corrupt data#7           one bit of segment 7's payload flips (the checksum must catch it)
 //! blackhole s2c from 1s to 1.5s   nothing from the server gets through in [1 s, 1.5 s)
+//! spike c2s from 1s to 1.2s by 400ms   a delay spike: what the client sends in [1 s, 1.2 s)
+//!                          waits 400 ms more, and what follows waits its turn (order kept,
+//!                          nothing lost: the spurious timeout of RFC 5682 §1 / RFC 3522 §1)
 //! ```
 //! Directions: `c2s` (from the connecting side) or `s2c`; the default is `c2s` for data, seq, pkt,
 //! syn and fin, `s2c` for ack and synack. Counting is per connection and per direction, so
@@ -87,12 +90,22 @@ pub enum Rule {
         to: Instant,
         text: String,
     },
+    /// Packets in [from, to) wait `by` more; later ones wait behind them (FIFO, nothing lost).
+    Spike {
+        sides: Vec<Side>,
+        from: Instant,
+        to: Instant,
+        by: Duration,
+        text: String,
+    },
 }
 
 impl Rule {
     pub fn text(&self) -> &str {
         match self {
-            Rule::Packet { text, .. } | Rule::Blackhole { text, .. } => text,
+            Rule::Packet { text, .. } | Rule::Blackhole { text, .. } | Rule::Spike { text, .. } => {
+                text
+            }
         }
     }
 }
@@ -115,7 +128,8 @@ impl std::error::Error for RuleError {}
 
 const SYNTAX: &str = "expected ACTION [c2s|s2c] SELECTOR [by DURATION] [count=K], ACTION one of \
      drop, dup, delay, reorder, corrupt; SELECTOR one of data#N, ack#N, pkt#N, seq=X, rexmit seq=X, \
-     syn, synack, fin (#N optional); or: blackhole c2s|s2c|both from T1 to T2";
+     syn, synack, fin (#N optional); or: blackhole c2s|s2c|both from T1 to T2; or: spike \
+     c2s|s2c|both from T1 to T2 by D";
 
 /// Parse a rules file: one rule per line, `#` starts a comment.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, RuleError> {
@@ -158,6 +172,9 @@ fn parse_rule_at(s: &str, line: usize) -> Result<Rule, RuleError> {
     };
     if first == "blackhole" {
         return parse_blackhole(rest, s).map_err(err);
+    }
+    if first == "spike" {
+        return parse_spike(rest, s).map_err(err);
     }
     let action = match first {
         "drop" => Action::Drop,
@@ -294,6 +311,30 @@ fn parse_blackhole(rest: &[&str], text: &str) -> Result<Rule, String> {
     })
 }
 
+fn parse_spike(rest: &[&str], text: &str) -> Result<Rule, String> {
+    let usage = "spike c2s|s2c|both from T1 to T2 by D, e.g. spike c2s from 1s to 1.2s by 400ms";
+    let [dir, "from", t1, "to", t2, "by", d] = rest else {
+        return Err(format!("expected {usage}"));
+    };
+    let Rule::Blackhole {
+        sides, from, to, ..
+    } = parse_blackhole(&[dir, "from", t1, "to", t2], text)?
+    else {
+        return Err(format!("expected {usage}"));
+    };
+    let by = parse_duration(d)?;
+    if by == Duration::ZERO {
+        return Err(format!("a spike needs a delay above 0; {usage}"));
+    }
+    Ok(Rule::Spike {
+        sides,
+        from,
+        to,
+        by,
+        text: text.to_string(),
+    })
+}
+
 /// "300ms", "1.5s", "200us"; "0" alone.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let split = s
@@ -411,6 +452,8 @@ pub struct RuleEngine {
     held: Vec<(Instant, u64, Side, Vec<u8>)>,
     /// A reorder hold waiting for the next data segment of (flow, side): index into `held` key.
     waiting: HashMap<(u16, u16, Side), u64>,
+    /// Per direction: when the last packet held by a spike leaves (later packets queue behind).
+    spike_until: HashMap<Side, Instant>,
     order: u64,
     hits: Vec<RuleHit>,
 }
@@ -425,6 +468,7 @@ impl RuleEngine {
             counts: HashMap::new(),
             held: Vec::new(),
             waiting: HashMap::new(),
+            spike_until: HashMap::new(),
             order: 0,
             hits: Vec::new(),
         }
@@ -514,6 +558,31 @@ impl RuleEngine {
                     if sides.contains(&side) && now >= *from && now < *to {
                         self.hits.push(hit(now, side, rule, "blackhole"));
                         packet = None;
+                    }
+                }
+                Rule::Spike {
+                    sides,
+                    from,
+                    to,
+                    by,
+                    ..
+                } => {
+                    if !sides.contains(&side) {
+                        continue;
+                    }
+                    let behind = self.spike_until.get(&side).copied().filter(|t| *t > now);
+                    let due = if now >= *from && now < *to {
+                        self.hits.push(hit(now, side, rule, "spike"));
+                        Some(behind.map_or(now + *by, |t| t.max(now + *by)))
+                    } else {
+                        behind // after the spike: wait behind what it holds (order kept)
+                    };
+                    if let Some(due) = due
+                        && let Some(p) = packet.take()
+                    {
+                        self.order += 1;
+                        self.held.push((due, self.order, side, p));
+                        self.spike_until.insert(side, due);
                     }
                 }
                 Rule::Packet {
@@ -706,6 +775,33 @@ mod tests {
         let seqs: Vec<u32> = out.iter().map(|p| TcpView::parse(p).unwrap().seq).collect();
         assert_eq!(seqs, vec![11, 1]);
         assert!(e.poll_timeout().is_none());
+    }
+
+    #[test]
+    fn a_spike_holds_its_window_and_keeps_the_order_after_it() {
+        let mut e = RuleEngine::new(vec![
+            parse_rule("spike c2s from 10ms to 20ms by 100ms").unwrap(),
+        ]);
+        let mut out = Vec::new();
+        let ms = Instant::from_millis;
+        e.push(ms(5), Side::C2S, packet(1, 2, 1, ACK, 10), &mut out); // before: passes
+        e.push(ms(12), Side::C2S, packet(1, 2, 11, ACK, 10), &mut out); // held to 112 ms
+        e.push(ms(18), Side::C2S, packet(1, 2, 21, ACK, 10), &mut out); // held to 118 ms
+        e.push(ms(18), Side::S2C, packet(2, 1, 1, ACK, 0), &mut out); // other way: passes
+        e.push(ms(30), Side::C2S, packet(1, 2, 31, ACK, 10), &mut out); // after: behind, 118 ms
+        assert_eq!(out.len(), 2);
+        assert_eq!(e.poll_timeout(), Some(ms(112)));
+        assert!(e.poll_release(ms(111)).is_none());
+        let mut seqs = Vec::new();
+        while let Some((side, p)) = e.poll_release(ms(118)) {
+            assert_eq!(side, Side::C2S);
+            seqs.push(TcpView::parse(&p).unwrap().seq);
+        }
+        assert_eq!(seqs, vec![11, 21, 31], "nothing lost, order kept");
+        e.push(ms(200), Side::C2S, packet(1, 2, 41, ACK, 10), &mut out); // spike over: passes
+        assert_eq!(out.len(), 3);
+        assert!(parse_rule("spike c2s from 1s to 2s by 0").is_err());
+        assert!(parse_rule("spike c2s from 1s to 2s").is_err());
     }
 
     #[test]

@@ -62,6 +62,12 @@ impl Connection {
                     self.cc.undo();
                     self.rto_recover = None;
                     self.sb.clear_lost();
+                    // The step-1 retransmission was not what arrived, but without timestamps
+                    // RACK took the ACK that covered it as its delivery (RFC 8985 §6.2 step 2
+                    // skips it only if acknowledged within min_RTT of the resend): RACK.xmit_ts
+                    // would then be the RTO's time and every original sent before it "lost".
+                    // Forget it; the next ACK of an original sets it again.
+                    self.rack.newest = None;
                 }
             }
             None => {}
