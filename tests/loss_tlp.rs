@@ -62,6 +62,7 @@ fn a_probe_that_repaired_a_tail_loss_reduces_the_window() {
     t.advance_ms(100);
     t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1 + 3 * MSS).ts(102, ts));
     assert_eq!(t.conn().info().ssthresh, 2 * MSS, "{}", t.dump());
+    assert_eq!(t.stats().tlp_repairs, 1, "counted as a repair");
 }
 
 #[test]
@@ -78,6 +79,11 @@ fn a_probe_reported_as_duplicate_keeps_the_window() {
             .sack(ISS + 1 + 2 * MSS, ISS + 1 + 3 * MSS),
     );
     assert_eq!(t.conn().info().ssthresh, u32::MAX, "{}", t.dump());
+    assert_eq!(
+        t.stats().tlp_repairs,
+        0,
+        "a redundant probe repaired nothing"
+    );
 }
 
 #[test]
@@ -104,4 +110,5 @@ fn a_probe_of_new_data_keeps_the_window() {
     t.advance_ms(100);
     t.peer_sends(seg().seq(IRS + 1).ack(ISS + 1 + MSS + 100).ts(102, ts));
     assert_eq!(t.conn().info().ssthresh, u32::MAX, "{}", t.dump());
+    assert_eq!(t.stats().tlp_repairs, 0, "new data repaired nothing");
 }

@@ -239,6 +239,9 @@ pub struct TcpStats {
     /// Tail loss probes sent (RFC 8985 §7) and RACK reordering timer expiries (§6.3).
     pub tlp_probes: u64,
     pub rack_reorder_timeouts: u64,
+    /// Tail loss probes that repaired a loss (RFC 8985 §7.4.2: the probe was a resend and no
+    /// D-SACK showed it redundant, so the original was lost; the window was reduced).
+    pub tlp_repairs: u64,
     /// D-SACK blocks received (RFC 2883) and receivers caught reneging (RFC 2018 §8).
     pub dsacks_received: u64,
     pub sack_reneged: u64,

@@ -134,7 +134,7 @@ impl Connection {
         if let Some(e) = self.tlp_end
             && self.snd_una.ge(e)
         {
-            self.lr_tlp_acked(now, e, d);
+            self.lr_tlp_acked(now, e, d, stats);
         }
         if self.frto.is_some() {
             self.lr_frto_on_ack(d, new_ack, stats);

@@ -74,7 +74,13 @@ impl Connection {
     /// new data, or a resend the receiver reports as a duplicate (a D-SACK ending at
     /// TLP.end_seq), repaired nothing; otherwise the resend repaired a tail loss that no
     /// other mechanism saw, and congestion control must still reduce the window (once).
-    pub(super) fn lr_tlp_acked(&mut self, now: Instant, end: SeqNum, d: Delivery) {
+    pub(super) fn lr_tlp_acked(
+        &mut self,
+        now: Instant,
+        end: SeqNum,
+        d: Delivery,
+        stats: &mut TcpStats,
+    ) {
         self.tlp_end = None;
         let probe = std::mem::take(&mut self.tlp);
         let redundant = d.dsack_block.is_some_and(|(_, r)| r == end);
@@ -82,6 +88,7 @@ impl Connection {
             return;
         }
         log::debug!("tail loss probe repaired a loss: reduce (RFC 8985 §7.4.2)");
+        stats.tlp_repairs += 1;
         self.cc.on_fast_retransmit(now, probe.flight, self.snd_max);
         self.rtt_probe = None;
     }
