@@ -422,3 +422,26 @@ fn smoltcp_on_either_side() {
         let _ = t2;
     }
 }
+
+#[test]
+fn a_server_that_never_saw_a_connection_says_so() {
+    // Every SYN is lost: our server never opens a connection and the transfer fails (exit 1);
+    // the summary says so (not "not visible from outside smoltcp", which is only for smoltcp).
+    let out = Command::new(env!("CARGO_BIN_EXE_tunstack"))
+        .args(["sim", "--bytes", "10kb", "--time-limit", "5s"])
+        .args(["--impair", "blackhole c2s from 0 to 600s"])
+        .output()
+        .expect("tunstack runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("states server  (no connection was opened)"),
+        "{text}"
+    );
+    let dir = scratch("sim-no-conn");
+    let (out, _, _) = sim(&dir, &["--bytes", "10kb", "--server", "smoltcp"]);
+    assert!(
+        out.contains("states server  (not visible from outside smoltcp)"),
+        "{out}"
+    );
+}

@@ -405,14 +405,19 @@ pub fn summary(a: &SimArgs, cfg: &LabConfig, o: &Outcome) -> String {
             o.rule_actions
         );
     }
-    for (name, t) in [("client", &o.client), ("server", &o.server)] {
+    for (name, t, imp) in [
+        ("client", &o.client, cfg.client_impl),
+        ("server", &o.server, cfg.server_impl),
+    ] {
         let states: Vec<String> = t
             .time_in_state
             .iter()
             .map(|(st, us)| format!("{st} {}", fmt_us(*us)))
             .collect();
-        let states = if states.is_empty() {
+        let states = if states.is_empty() && imp == Impl::Smoltcp {
             "(not visible from outside smoltcp)".to_string()
+        } else if states.is_empty() {
+            "(no connection was opened)".to_string()
         } else {
             states.join(", ")
         };
