@@ -294,15 +294,7 @@ fn parse_blackhole(rest: &[&str], text: &str) -> Result<Rule, String> {
     let [dir, "from", t1, "to", t2] = rest else {
         return Err(format!("expected {usage}"));
     };
-    let sides = match *dir {
-        "both" => vec![Side::C2S, Side::S2C],
-        d => vec![parse_side(d).ok_or_else(|| format!("unknown direction {d:?}; {usage}"))?],
-    };
-    let from = Instant::ZERO + parse_duration(t1)?;
-    let to = Instant::ZERO + parse_duration(t2)?;
-    if to <= from {
-        return Err(format!("the end {t2} is not after the start {t1}"));
-    }
+    let (sides, from, to) = parse_window(dir, t1, t2, usage)?;
     Ok(Rule::Blackhole {
         sides,
         from,
@@ -316,12 +308,7 @@ fn parse_spike(rest: &[&str], text: &str) -> Result<Rule, String> {
     let [dir, "from", t1, "to", t2, "by", d] = rest else {
         return Err(format!("expected {usage}"));
     };
-    let Rule::Blackhole {
-        sides, from, to, ..
-    } = parse_blackhole(&[dir, "from", t1, "to", t2], text)?
-    else {
-        return Err(format!("expected {usage}"));
-    };
+    let (sides, from, to) = parse_window(dir, t1, t2, usage)?;
     let by = parse_duration(d)?;
     if by == Duration::ZERO {
         return Err(format!("a spike needs a delay above 0; {usage}"));
@@ -333,6 +320,25 @@ fn parse_spike(rest: &[&str], text: &str) -> Result<Rule, String> {
         by,
         text: text.to_string(),
     })
+}
+
+/// `DIR from T1 to T2` of `blackhole` and `spike`: the directions and [from, to).
+fn parse_window(
+    dir: &str,
+    t1: &str,
+    t2: &str,
+    usage: &str,
+) -> Result<(Vec<Side>, Instant, Instant), String> {
+    let sides = match dir {
+        "both" => vec![Side::C2S, Side::S2C],
+        d => vec![parse_side(d).ok_or_else(|| format!("unknown direction {d:?}; {usage}"))?],
+    };
+    let from = Instant::ZERO + parse_duration(t1)?;
+    let to = Instant::ZERO + parse_duration(t2)?;
+    if to <= from {
+        return Err(format!("the end {t2} is not after the start {t1}"));
+    }
+    Ok((sides, from, to))
 }
 
 /// "300ms", "1.5s", "200us"; "0" alone.
@@ -802,6 +808,13 @@ mod tests {
         assert_eq!(out.len(), 3);
         assert!(parse_rule("spike c2s from 1s to 2s by 0").is_err());
         assert!(parse_rule("spike c2s from 1s to 2s").is_err());
+        let e = parse_rule("spike up from 1s to 2s by 1ms")
+            .err()
+            .map(|e| e.msg);
+        assert!(
+            e.is_some_and(|m| m.contains("spike c2s|s2c|both")),
+            "the spike's own usage"
+        );
     }
 
     #[test]
